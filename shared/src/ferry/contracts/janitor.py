@@ -1,0 +1,57 @@
+"""Options of `telemetry-janitor.clear` (replaces `clear_learnpack_telemetry_queue`)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import Field
+
+from ferry.contracts.base import Options
+
+
+class WebhookStatus(StrEnum):
+    """`--status` values: a LearnPackWebhook status, or ALL."""
+
+    PENDING = "PENDING"
+    DONE = "DONE"
+    IGNORED = "IGNORED"
+    ERROR = "ERROR"
+    ALL = "ALL"
+
+
+class ClearOptions(Options):
+    """Delete LearnPackWebhook rows by status, in short keyset batches or one statement."""
+
+    status: WebhookStatus = Field(WebhookStatus.PENDING, description="Status to clear, or ALL.")
+    batch_size: int = Field(
+        10_000,
+        ge=1,
+        le=1_000_000,
+        description=(
+            "Rows per batch to start with; the janitor then sizes batches so that no transaction "
+            "holds its locks longer than FERRY_JANITOR_MAX_LOCK_MS."
+        ),
+    )
+    use_cursor: bool = Field(
+        False, description="Delete in one statement (fastest, longest locks); falls back to batches if it fails."
+    )
+    dry_run: bool = Field(False, description="Count what would be deleted; delete nothing.")
+    show_summary: bool = Field(False, description="Report the rows per status, even when none match.")
+    up_to_id: int | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Only rows with id <= this: the CLI pins the rows counted when the user confirmed, "
+            "so rows arriving afterwards are not deleted unseen."
+        ),
+    )
+
+
+class SeedDemoOptions(Options):
+    """Fill the webhook table with realistic rows, for demos and benchmarks (`telemetry-janitor.seed-demo`)."""
+
+    rows: int = Field(100_000, ge=1, le=100_000_000, description="Rows to insert.")
+    pending: float = Field(0.5, ge=0, le=1, description="Share of rows with status PENDING.")
+    done: float = Field(0.3, ge=0, le=1, description="Share of rows with status DONE.")
+    ignored: float = Field(0.1, ge=0, le=1, description="Share of rows with status IGNORED (the rest are ERROR).")
+    dry_run: bool = Field(False, description="Report what would be inserted; insert nothing.")

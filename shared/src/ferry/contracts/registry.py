@@ -1,0 +1,48 @@
+"""Which services take which commands, and the options model of each.
+
+The CLI and the status API validate a command's options here before publishing anything.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ferry.contracts.base import Options
+from ferry.contracts.janitor import ClearOptions, SeedDemoOptions
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    service: str
+    command: str
+    options: type[Options]
+    replaces: str
+
+    @property
+    def routing_key(self) -> str:
+        return f"{self.service}.{self.command}"
+
+
+COMMANDS: dict[tuple[str, str], CommandSpec] = {
+    (spec.service, spec.command): spec
+    for spec in (
+        CommandSpec("telemetry-janitor", "clear", ClearOptions, "clear_learnpack_telemetry_queue"),
+        CommandSpec("telemetry-janitor", "seed-demo", SeedDemoOptions, "(new) demo data for clear"),
+    )
+}
+
+
+class UnknownCommand(LookupError):
+    """No service takes this command."""
+
+
+def command_spec(service: str, command: str) -> CommandSpec:
+    try:
+        return COMMANDS[(service, command)]
+    except KeyError:
+        known = ", ".join(sorted(f"{s} {c}" for s, c in COMMANDS))
+        raise UnknownCommand(f"unknown command {service!r} {command!r}; known: {known}") from None
+
+
+def services() -> list[str]:
+    return sorted({service for service, _ in COMMANDS})

@@ -1,0 +1,72 @@
+"""The runtime's view of the broker: what a delivery is, what to do with it, and publishing.
+
+Kept apart from FastStream so the runtime can be driven by any consumer (FastStream in the
+services, a plain loop in tests) and publishes through one persistent, confirmed path.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+from faststream.rabbit import RabbitBroker
+from ferry import topology
+from ferry.jobs.store import OutboxMessage
+
+
+class Verdict(Enum):
+    """What the consumer does with a delivery once the runtime has handled it."""
+
+    ACK = "ack"
+    REQUEUE = "requeue"  # an unexpected error: deliver again (bounded by the queue's delivery limit)
+
+
+@dataclass(frozen=True)
+class Delivery:
+    """One received message, as the runtime needs it."""
+
+    body: bytes
+    routing_key: str
+    headers: dict[str, Any] = field(default_factory=dict)
+    content_type: str | None = None
+
+    @property
+    def redelivered_count(self) -> int:
+        """How often this message was delivered before (quorum queues count it for us)."""
+        try:
+            return int(self.headers.get("x-delivery-count") or 0)
+        except (TypeError, ValueError):
+            return 0
+
+
+class Publisher:
+    """Publishes outbox messages and dead letters: persistent, confirmed, mandatory."""
+
+    def __init__(self, broker: RabbitBroker) -> None:
+        self.broker = broker
+
+    async def publish(self, message: OutboxMessage) -> None:
+        await self.broker.publish(
+            json.dumps(message.body).encode(),
+            exchange=message.exchange or None,
+            routing_key=message.routing_key,
+            message_id=str(message.message_id),
+            content_type="application/json",
+            persist=True,
+            mandatory=True,
+        )
+
+    async def dead_letter(self, delivery: Delivery, *, reason: str, service: str) -> None:
+        """Put a rejected message in `ferry.dlx` under its own routing key, with the reason."""
+        headers = {**delivery.headers, "x-ferry-reason": reason[:2000], "x-ferry-service": service}
+        await self.broker.publish(
+            delivery.body,
+            exchange=topology.DLX,
+            routing_key=delivery.routing_key,
+            headers=headers,
+            content_type=delivery.content_type or "application/octet-stream",
+            persist=True,
+            mandatory=True,
+        )

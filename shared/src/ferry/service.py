@@ -1,0 +1,190 @@
+"""Running a job service: one process with its consumers, outbox relay and health endpoints.
+
+A service module only describes itself with a `JobServiceSpec` and calls `run(spec)`:
+
+    ferry-<service>            consume commands and steps; serve /healthz /readyz /metrics
+    ferry-<service> migrate    apply the service's migrations and exit
+
+The broker is started in a FastAPI lifespan (FACTS: the FastStream FastAPI plugin is
+deprecated), so one uvicorn process serves both the consumers and the probes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import sys
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import asyncpg
+import structlog
+import uvicorn
+from fastapi import FastAPI, Response
+from faststream.middlewares import AckPolicy
+from faststream.rabbit import Channel, RabbitBroker
+from faststream.rabbit.annotations import RabbitMessage
+from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+
+from ferry import topology
+from ferry.db import Migration, create_pool, ensure_database, migrate, runtime_migrations, schema_name
+from ferry.jobs.model import JobHandler
+from ferry.jobs.publisher import Delivery, Publisher, Verdict
+from ferry.jobs.runtime import JobRuntime
+from ferry.logging import configure_logging
+from ferry.messaging import make_broker
+from ferry.settings import FerrySettings
+
+log = structlog.get_logger(__name__)
+
+DELIVERIES = Counter("ferry_deliveries_total", "Deliveries handled", ["service", "queue", "verdict"])
+
+
+@dataclass(frozen=True)
+class JobServiceSpec:
+    """What a job service is: its name, migrations, handlers and own settings."""
+
+    service: str
+    migrations: list[Migration]
+    handlers: Callable[[asyncpg.Pool, Any], Sequence[JobHandler[Any]]]
+    settings_model: type[FerrySettings] = FerrySettings
+    on_startup: Callable[[asyncpg.Connection, Any], Awaitable[None]] | None = None
+
+
+async def prepare_database(spec: JobServiceSpec, settings: FerrySettings) -> None:
+    """Create the database if needed, apply runtime and service migrations, run `on_startup`."""
+    dsn = settings.database_url.get_secret_value()
+    await ensure_database(dsn)
+    conn = await asyncpg.connect(dsn)
+    try:
+        await migrate(conn, schema_name(spec.service), [*runtime_migrations(), *spec.migrations])
+        if spec.on_startup is not None:
+            await spec.on_startup(conn, settings)
+    finally:
+        await conn.close()
+
+
+def subscribe(broker: RabbitBroker, runtime: JobRuntime, prefetch: int) -> None:
+    """Attach the runtime to the service's command and step queues (manual acks)."""
+    service = runtime.service
+
+    async def consume(queue: str, handle: Callable[[Delivery], Awaitable[Verdict]], message: Any) -> None:
+        raw = message.raw_message
+        delivery = Delivery(
+            body=message.body, routing_key=raw.routing_key or "", headers=dict(raw.headers or {}),
+            content_type=raw.content_type,
+        )
+        verdict = await handle(delivery)
+        DELIVERIES.labels(service, queue, verdict.value).inc()
+        if verdict is Verdict.ACK:
+            await message.ack()
+        else:
+            await message.nack(requeue=True)
+
+    @broker.subscriber(
+        topology.command_queue(service), topology.COMMANDS, ack_policy=AckPolicy.MANUAL,
+        channel=Channel(prefetch_count=8), title=f"{service}.commands",
+    )
+    async def on_command(message: RabbitMessage) -> None:
+        await consume("commands", runtime.on_command, message)
+
+    @broker.subscriber(
+        topology.step_queue(service), ack_policy=AckPolicy.MANUAL,
+        channel=Channel(prefetch_count=prefetch), title=f"{service}.steps",
+    )
+    async def on_step(message: RabbitMessage) -> None:
+        await consume("steps", runtime.on_step, message)
+
+
+async def declare_parking(broker: RabbitBroker, service: str) -> None:
+    """The base topology and the parking queues (declared, never consumed)."""
+    for queue in (topology.wait_queue(service, s) for s in topology.WAIT_TIERS_S):
+        await broker.declare_queue(queue)
+    for exchange in (topology.COMMANDS, topology.EVENTS, topology.DLX):
+        await broker.declare_exchange(exchange)
+    dead = await broker.declare_queue(topology.DEAD_LETTERS)
+    await dead.bind(topology.DLX.name, routing_key="#")
+    events = await broker.declare_queue(topology.STATUS_EVENTS)
+    await events.bind(topology.EVENTS.name, routing_key="#")
+
+
+def consumers_alive(broker: RabbitBroker) -> bool:
+    """True while every subscriber holds a consumer on an open channel (lost after some restarts)."""
+    for sub in broker.subscribers:
+        queue = getattr(sub, "_queue_obj", None)
+        if queue is None or getattr(sub, "_consumer_tag", None) is None or queue.channel.is_closed:
+            return False
+    return True
+
+
+def create_app(spec: JobServiceSpec, settings: FerrySettings) -> FastAPI:
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await prepare_database(spec, settings)
+        pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.step_concurrency + 4)
+        broker = make_broker(settings, app_id=spec.service)
+        runtime = JobRuntime(spec.service, spec.handlers(pool, settings), pool, Publisher(broker))
+        subscribe(broker, runtime, settings.step_concurrency)
+        await broker.connect()
+        await declare_parking(broker, spec.service)
+        await broker.start()
+        relay = asyncio.create_task(runtime.relay())
+        state.update(pool=pool, broker=broker)
+        log.info("service ready", handlers=sorted(runtime.handlers))
+        try:
+            yield
+        finally:
+            relay.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await relay
+            await broker.stop()
+            await pool.close()
+
+    app = FastAPI(title=f"ferry {spec.service}", lifespan=lifespan)
+
+    @app.get("/healthz")
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    @app.get("/readyz")
+    async def readyz(response: Response) -> dict[str, Any]:
+        checks = {"broker": False, "consumers": False, "database": False}
+        broker: RabbitBroker | None = state.get("broker")
+        if broker is not None:
+            checks["broker"] = await broker.ping(timeout=2)
+            checks["consumers"] = consumers_alive(broker)
+        pool: asyncpg.Pool | None = state.get("pool")
+        if pool is not None:
+            with contextlib.suppress(Exception):
+                async with pool.acquire(timeout=2) as conn:
+                    checks["database"] = await conn.fetchval("SELECT true", timeout=2)
+        ready = all(checks.values())
+        response.status_code = 200 if ready else 503
+        return {"ready": ready, **checks}
+
+    @app.get("/metrics")
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    return app
+
+
+def run(spec: JobServiceSpec, argv: Sequence[str] | None = None) -> None:
+    """The console script: `ferry-<service>` serves; `ferry-<service> migrate` migrates and exits."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    settings = spec.settings_model()
+    configure_logging(spec.service, settings)
+    if args == ["migrate"]:
+        asyncio.run(prepare_database(spec, settings))
+        log.info("migrations applied")
+        return
+    if args:
+        raise SystemExit(f"usage: ferry-{spec.service} [migrate]  (unknown arguments: {' '.join(args)})")
+    uvicorn.run(
+        create_app(spec, settings), host=settings.http_host, port=settings.http_port, log_config=None,
+        access_log=False,
+    )

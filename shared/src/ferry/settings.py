@@ -1,0 +1,81 @@
+"""Settings shared by every ferry process, read from `FERRY_*` environment variables.
+
+Services subclass `FerrySettings` for their own options (same prefix), so one
+environment configures the whole stack. Secrets are `SecretStr`: they print as
+`**********` in logs, reprs and errors.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+def _default_log_format() -> Literal["json", "console"]:
+    return "console" if sys.stderr.isatty() else "json"
+
+
+class FerrySettings(BaseSettings):
+    """Settings every ferry service and the CLI understand (DESIGN §8)."""
+
+    model_config = SettingsConfigDict(env_prefix="FERRY_", extra="ignore", frozen=True)
+
+    amqp_url: SecretStr = Field(
+        SecretStr("amqp://guest:guest@localhost:5672/"),
+        description="RabbitMQ URL (may carry a password, so it is secret).",
+    )
+    database_url: SecretStr = Field(
+        SecretStr("postgresql://postgres@localhost:5432/ferry"),
+        description="Postgres URL of ferry's own database.",
+    )
+    status_url: str = Field("http://localhost:8000", description="Where the CLI finds the status service.")
+    http_port: int = Field(8000, ge=1, le=65535, description="Port this service's HTTP side listens on.")
+    http_host: str = Field("0.0.0.0", description="Interface this service's HTTP side binds to.")  # noqa: S104
+    api_token: SecretStr | None = Field(
+        None, description="Bearer token for mutating status endpoints; unset means they refuse every request."
+    )
+    github_api_url: str = Field("https://api.github.com", description="GitHub REST API base URL.")
+    github_tokens: Annotated[list[SecretStr], NoDecode] = Field(
+        default_factory=list, description="GitHub tokens, comma-separated."
+    )
+    peloton_api_url: str = Field("https://api.onepeloton.com", description="Peloton API base URL.")
+    log_format: Literal["json", "console"] = Field(
+        default_factory=_default_log_format, description="`json` when not a terminal, else `console`."
+    )
+    log_level: str = Field("INFO", description="Minimum log level.")
+    step_concurrency: int = Field(
+        4, ge=1, le=256, description="Steps one replica works on at once (the work queue's prefetch)."
+    )
+    delivery_limit: int = Field(
+        10, ge=1, description="Deliveries of one message before RabbitMQ dead-letters it to ferry.dlx."
+    )
+
+    @field_validator("github_tokens", mode="before")
+    @classmethod
+    def _split_tokens(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def secret_values(self) -> list[str]:
+        """Every secret string this configuration holds, for log redaction."""
+        secrets = [t.get_secret_value() for t in self.github_tokens]
+        if self.api_token is not None:
+            secrets.append(self.api_token.get_secret_value())
+        for url in (self.amqp_url, self.database_url):
+            password = _url_password(url.get_secret_value())
+            if password:
+                secrets.append(password)
+        return [s for s in secrets if len(s) >= 4]
+
+
+def _url_password(url: str) -> str | None:
+    from urllib.parse import urlsplit
+
+    try:
+        return urlsplit(url).password
+    except ValueError:
+        return None

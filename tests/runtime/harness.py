@@ -1,0 +1,121 @@
+"""A toy job service on the real broker and database, to exercise the runtime itself."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+from uuid import UUID, uuid4
+
+import aio_pika
+from ferry import topology
+from ferry.contracts import Command, JobEvent, Options
+from ferry.jobs.errors import ItemFailed, JobFailed, RetryLater
+from ferry.jobs.model import Step, StepResult
+from ferry.service import JobServiceSpec, create_app
+from ferry.settings import FerrySettings
+from pydantic import Field
+
+from tests.support.infra import Infra
+
+SERVICE = "toy"
+
+
+class CountOptions(Options):
+    items: int = Field(10, ge=0)
+    fail: list[int] = Field(default_factory=list, description="Items that fail.")
+    explode_at: int | None = Field(None, description="Item whose step fails the whole job.")
+    retry_once: int | None = Field(None, description="Item that asks to be retried once.")
+    sleep_s: float = 0.0
+
+
+class CountJob:
+    """Plans one step per item; each step records its item in a table (so doubles would show)."""
+
+    command = "count"
+    options_model = CountOptions
+
+    async def run_step(self, step: Step[CountOptions]) -> StepResult:
+        if step.is_plan:
+            await step.conn.execute("CREATE TABLE IF NOT EXISTS toy.done_items (job_id uuid, item int)")
+            children = [{"item": i} for i in range(step.options.items)]
+            return StepResult(total=step.options.items, children=children, message="planned", data={"planned": True})
+        item = int(step.payload["item"])
+        if step.options.sleep_s:
+            await asyncio.sleep(step.options.sleep_s)
+        if item == step.options.retry_once and step.attempt == 1:
+            raise RetryLater(0.1, "toy wants a second go")
+        if item == step.options.explode_at:
+            raise JobFailed(f"item {item} is fatal")
+        await step.conn.execute("INSERT INTO toy.done_items VALUES ($1, $2)", step.job_id, item)
+        if item in step.options.fail:
+            raise ItemFailed(f"item {item} is bad", item=str(item))
+        return StepResult(succeeded=1, message=f"item {item} done")
+
+    def summary_line(self, job: dict[str, Any]) -> str:
+        return f"counted {job['succeeded']} items, {job['failed']} failed"
+
+
+SPEC = JobServiceSpec(service=SERVICE, migrations=[], handlers=lambda pool, settings: [CountJob()])
+
+
+def settings_for(infra: Infra, **extra: Any) -> FerrySettings:
+    return FerrySettings(amqp_url=infra.amqp_url, database_url=infra.database_url, **extra)
+
+
+@asynccontextmanager
+async def toy_service(infra: Infra) -> AsyncIterator[Any]:
+    app = create_app(SPEC, settings_for(infra))
+    async with app.router.lifespan_context(app):
+        yield app
+
+
+class EventTap:
+    """Reads every job event from a queue of its own bound to ferry.events."""
+
+    def __init__(self, channel: aio_pika.abc.AbstractChannel, queue: aio_pika.abc.AbstractQueue) -> None:
+        self.channel, self.queue = channel, queue
+        self.events: list[JobEvent] = []
+
+    @classmethod
+    @asynccontextmanager
+    async def open(cls, infra: Infra) -> AsyncIterator[EventTap]:
+        connection = await aio_pika.connect_robust(infra.amqp_url)
+        try:
+            channel = await connection.channel()
+            await topology.declare_base(channel)
+            queue = await channel.declare_queue(exclusive=True)
+            await queue.bind(topology.EVENTS.name, routing_key="#")
+            tap = cls(channel, queue)
+            tap.connection = connection  # type: ignore[attr-defined]
+            yield tap
+        finally:
+            await connection.close()
+
+    async def publish(self, command: str, body: bytes | dict[str, Any]) -> None:
+        raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+        exchange = await self.channel.get_exchange(topology.COMMANDS.name)
+        await exchange.publish(aio_pika.Message(raw, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+                               routing_key=f"{SERVICE}.{command}")
+
+    async def start(self, options: CountOptions, job_id: UUID | None = None) -> UUID:
+        envelope = Command[CountOptions](job_id=job_id or uuid4(), requested_by="test", options=options)
+        await self.publish("count", envelope.model_dump_json().encode())
+        return envelope.job_id
+
+    async def until(self, job_id: UUID, types: set[str], timeout: float = 20) -> JobEvent:
+        """Collect events until one of `types` arrives for `job_id`; returns it."""
+        async with asyncio.timeout(timeout):
+            async with self.queue.iterator() as messages:
+                async for message in messages:
+                    async with message.process():
+                        event = JobEvent.model_validate_json(message.body)
+                    self.events.append(event)
+                    if event.job_id == job_id and event.type.value in types:
+                        return event
+        raise AssertionError("unreachable")
+
+    def of(self, job_id: UUID) -> list[JobEvent]:
+        return sorted((e for e in self.events if e.job_id == job_id), key=lambda e: e.seq)

@@ -1,0 +1,103 @@
+"""The job runtime against the real RabbitMQ and Postgres, with a toy service."""
+
+from __future__ import annotations
+
+import asyncio
+from uuid import uuid4
+
+import asyncpg
+from ferry.contracts import JobEvent
+
+from tests.runtime.harness import CountOptions, EventTap, toy_service
+from tests.support.infra import Infra
+
+FINAL = {"completed", "failed", "cancelled", "rejected"}
+
+
+async def test_job_runs_every_step_and_reports_a_summary(infra: Infra) -> None:
+    async with toy_service(infra), EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=12, fail=[3, 7]))
+        final = await tap.until(job_id, FINAL)
+    assert final.type == "completed"
+    assert (final.total, final.processed, final.succeeded, final.failed) == (12, 12, 10, 2)
+    assert final.message == "counted 10 items, 2 failed"
+    assert final.detail["result"]["planned"] is True
+    assert final.detail["result"]["duration_s"] >= 0
+    events = tap.of(job_id)
+    types = [e.type.value for e in events]
+    assert types[0] == "accepted"
+    assert types[1] == "started"
+    assert types.count("item_failed") == 2
+    assert [e.seq for e in events] == sorted({e.seq for e in events})  # increasing, no duplicates
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        # a failed item's effects are rolled back; each good item is recorded exactly once
+        rows = await conn.fetch("SELECT item FROM toy.done_items WHERE job_id = $1 ORDER BY item", job_id)
+    finally:
+        await conn.close()
+    assert [r["item"] for r in rows] == [i for i in range(12) if i not in (3, 7)]
+
+
+async def test_same_job_id_published_twice_runs_once(infra: Infra) -> None:
+    async with toy_service(infra), EventTap.open(infra) as tap:
+        job_id = uuid4()
+        await tap.start(CountOptions(items=3), job_id=job_id)
+        await tap.start(CountOptions(items=3), job_id=job_id)
+        final = await tap.until(job_id, FINAL)
+        await asyncio.sleep(1.5)  # time for a second run to show up, if there were one
+        async with asyncio.timeout(3):
+            while (message := await tap.queue.get(fail=False)) is not None:
+                await message.ack()
+                tap.events.append(JobEvent.model_validate_json(message.body))
+    assert final.succeeded == 3
+    assert [e.type.value for e in tap.of(job_id)].count("accepted") == 1
+
+
+async def test_invalid_command_is_dead_lettered_with_reason_and_rejected(infra: Infra) -> None:
+    async with toy_service(infra), EventTap.open(infra) as tap:
+        dead = await tap.channel.declare_queue("ferry.dead-letters", passive=True)
+        job_id = uuid4()
+        await tap.publish("count", {"job_id": str(job_id), "options": {"items": -1}})
+        rejected = await tap.until(job_id, FINAL)
+        await tap.publish("count", b"not json at all")
+        await asyncio.sleep(0.5)
+        letters = []
+        while (message := await dead.get(fail=False, timeout=5)) is not None:
+            await message.ack()
+            letters.append(message)
+        # the service still serves after bad input
+        good = await tap.start(CountOptions(items=1))
+        assert (await tap.until(good, FINAL)).type == "completed"
+    assert rejected.type == "rejected"
+    assert "options.items" in rejected.message
+    reasons = [m.headers.get("x-ferry-reason") for m in letters]
+    assert len(letters) == 2 and all(reasons), reasons
+    assert any("options.items" in str(r) for r in reasons)
+    assert letters[1].body == b"not json at all"
+
+
+async def test_job_failed_stops_the_job(infra: Infra) -> None:
+    async with toy_service(infra), EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=4, explode_at=0))
+        final = await tap.until(job_id, FINAL)
+    assert final.type == "failed"
+    assert "item 0 is fatal" in (final.detail.get("error") or "")
+
+
+async def test_retry_later_parks_the_step_and_finishes(infra: Infra) -> None:
+    async with toy_service(infra), EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=2, retry_once=1))
+        final = await tap.until(job_id, FINAL, timeout=30)
+    assert final.type == "completed"
+    assert final.succeeded == 2
+    assert any("waiting" in e.message for e in tap.of(job_id))
+
+
+async def test_cancel_stops_between_items(infra: Infra) -> None:
+    async with toy_service(infra), EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=200, sleep_s=0.05))
+        await tap.until(job_id, {"progress"})
+        await tap.publish("cancel", {"job_id": str(job_id), "requested_by": "test"})
+        final = await tap.until(job_id, FINAL, timeout=30)
+    assert final.type == "cancelled"
+    assert final.processed < 200

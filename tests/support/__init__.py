@@ -1,0 +1,1 @@
+"""Helpers the tests share: where the real RabbitMQ and Postgres are, and running services."""
