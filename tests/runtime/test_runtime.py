@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import asyncpg
 from ferry.contracts import JobEvent
+from ferry.jobs.store import OutboxMessage
 
 from tests.runtime.harness import CountOptions, EventTap, toy_service
 from tests.support.infra import Infra
@@ -71,7 +72,8 @@ async def test_invalid_command_is_dead_lettered_with_reason_and_rejected(infra: 
     assert rejected.type == "rejected"
     assert "options.items" in rejected.message
     reasons = [m.headers.get("x-ferry-reason") for m in letters]
-    assert len(letters) == 2 and all(reasons), reasons
+    assert len(letters) == 2
+    assert all(reasons), reasons
     assert any("options.items" in str(r) for r in reasons)
     assert letters[1].body == b"not json at all"
 
@@ -101,3 +103,23 @@ async def test_cancel_stops_between_items(infra: Infra) -> None:
         final = await tap.until(job_id, FINAL, timeout=30)
     assert final.type == "cancelled"
     assert final.processed < 200
+
+
+async def test_relay_publishes_what_a_dead_process_left_in_the_outbox(infra: Infra) -> None:
+    """A process that died between commit and publish leaves its messages: the relay sends them."""
+    async with toy_service(infra) as app, EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=1))
+        await tap.until(job_id, FINAL)
+        runtime = app.state.runtime
+        event = JobEvent(job_id=job_id, service="toy", command="count", type="progress", seq=99, message="left over")
+        async with runtime.pool.acquire() as conn:
+            await runtime.store.stage(conn, [OutboxMessage.event(event)])
+            assert await runtime.relay_once(older_than_s=60) == 0  # too young: its own process may still send it
+            await conn.execute("UPDATE toy.outbox SET created_at = now() - interval '1 minute'")
+        assert await runtime.relay_once(older_than_s=10) == 1
+        relayed = await tap.until(job_id, {"progress"})
+        while relayed.seq != 99:
+            relayed = await tap.until(job_id, {"progress"})
+        async with runtime.pool.acquire() as conn:
+            assert await conn.fetchval("SELECT count(*) FROM toy.outbox") == 0
+    assert relayed.message == "left over"

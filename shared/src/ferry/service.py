@@ -134,6 +134,7 @@ def create_app(spec: JobServiceSpec, settings: FerrySettings) -> FastAPI:
         await broker.start()
         relay = asyncio.create_task(runtime.relay())
         state.update(pool=pool, broker=broker)
+        _app.state.runtime = runtime
         log.info("service ready", handlers=sorted(runtime.handlers))
         try:
             yield
