@@ -6,11 +6,12 @@ import asyncio
 from uuid import uuid4
 
 import asyncpg
+import httpx
 from ferry.contracts import JobEvent
 from ferry.jobs.store import OutboxMessage
 
 from tests.runtime.harness import CountOptions, EventTap, toy_service
-from tests.support.infra import Infra
+from tests.support.infra import Infra, drop_connections
 
 FINAL = {"completed", "failed", "cancelled", "rejected"}
 
@@ -123,3 +124,24 @@ async def test_relay_publishes_what_a_dead_process_left_in_the_outbox(infra: Inf
         async with runtime.pool.acquire() as conn:
             assert await conn.fetchval("SELECT count(*) FROM toy.outbox") == 0
     assert relayed.message == "left over"
+
+
+async def test_service_recovers_its_consumers_after_losing_the_broker(infra: Infra) -> None:
+    """FACTS: consumers are not always restored after a broker restart; check they are, broker-side."""
+    async with toy_service(infra) as app:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://toy") as http:
+            assert (await http.get("/readyz")).status_code == 200
+            assert drop_connections(infra) >= 1
+            await asyncio.sleep(3)  # past the broker's 2 s reconnect interval
+            async with asyncio.timeout(30):
+                while (await http.get("/readyz")).status_code != 200:
+                    await asyncio.sleep(0.2)
+        async with EventTap.open(infra) as tap:
+            for name in ("toy.commands", "toy.steps"):
+                queue = await tap.channel.declare_queue(name, passive=True)
+                assert queue.declaration_result.consumer_count == 1, name
+            job_id = await tap.start(CountOptions(items=3))
+            final = await tap.until(job_id, FINAL, timeout=30)
+    assert final.type == "completed"
+    assert final.succeeded == 3

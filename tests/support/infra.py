@@ -158,3 +158,20 @@ def free_port() -> int:
         s.bind(("127.0.0.1", 0))
         port: int = s.getsockname()[1]
         return port
+
+
+def drop_connections(infra: Infra) -> int:
+    """Close every broker connection of this test's vhost, as a network cut or broker restart would."""
+    vhost = urlsplit(infra.amqp_url).path.lstrip("/")
+    from urllib.parse import unquote
+
+    vhost = unquote(vhost) or "/"
+    listed = subprocess.run(
+        ["rabbitmqctl", "-q", "list_connections", "pid", "vhost", "--no-table-headers"],
+        check=True, capture_output=True, text=True, timeout=60,
+    ).stdout
+    pids = [line.split("\t")[0] for line in listed.splitlines() if line.split("\t")[-1].strip() == vhost]
+    for pid in pids:
+        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: connection cut"],
+                       check=False, capture_output=True, timeout=60)
+    return len(pids)
