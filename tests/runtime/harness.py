@@ -10,14 +10,14 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import aio_pika
+from pydantic import Field
+
 from ferry import topology
 from ferry.contracts import Command, JobEvent, Options
 from ferry.jobs.errors import ItemFailed, JobFailed, RetryLater
 from ferry.jobs.model import Step, StepResult
 from ferry.service import JobServiceSpec, create_app
 from ferry.settings import FerrySettings
-from pydantic import Field
-
 from tests.support.infra import Infra
 
 SERVICE = "toy"

@@ -7,9 +7,9 @@ from uuid import uuid4
 
 import asyncpg
 import httpx
+
 from ferry.contracts import JobEvent
 from ferry.jobs.store import OutboxMessage
-
 from tests.runtime.harness import CountOptions, EventTap, toy_service
 from tests.support.infra import Infra, drop_connections
 

@@ -12,6 +12,7 @@ from enum import Enum
 from typing import Any
 
 from faststream.rabbit import RabbitBroker
+
 from ferry import topology
 from ferry.jobs.store import OutboxMessage
 

@@ -20,6 +20,8 @@ from uuid import UUID
 
 import asyncpg
 import structlog
+from pydantic import ValidationError
+
 from ferry import topology
 from ferry.contracts import CANCEL, CancelCommand, Command, EventType, JobEvent
 from ferry.db import Conn
@@ -28,7 +30,6 @@ from ferry.jobs.infra import is_outage, outlast_outage
 from ferry.jobs.model import ItemFailure, JobHandler, Step, StepMessage, StepResult
 from ferry.jobs.publisher import Delivery, Publisher, Verdict
 from ferry.jobs.store import JobRow, JobStore, OutboxMessage, make_events
-from pydantic import ValidationError
 
 log = structlog.get_logger(__name__)
 

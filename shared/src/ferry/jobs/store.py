@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID, uuid4
 
 import asyncpg
+
 from ferry.contracts import EventType, JobEvent
 from ferry.db import Conn, schema_name
 from ferry.jobs.model import StepMessage

@@ -1,0 +1,221 @@
+"""The files that run ferry (Procfile, compose.yaml, deploy/, .ci/run, README) are valid and agree.
+
+Validated offline against their schemas (the Compose specification, Kubernetes' OpenAPI), and
+checked for one name end to end: every service folder in services/ has its console script
+`ferry-<folder>`, a Procfile line `<folder>:`, a compose service `<folder>` built from
+deploy/Dockerfile, and a manifest deploy/base/<folder>.yaml with probes, resources and a locked-down
+security context.
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml  # type: ignore[import-untyped]
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DEPLOY = ROOT / "deploy"
+BASE = DEPLOY / "base"
+SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
+INFRA_SERVICES = {"rabbitmq", "postgres"}  # compose services that are not ferry's own
+
+
+def run(*command: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
+
+
+def assert_ok(result: subprocess.CompletedProcess[str]) -> None:
+    assert result.returncode == 0, (
+        f"{shlex.join(result.args)} exited {result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
+
+
+def load_yaml_documents(path: Path) -> list[dict[str, Any]]:
+    return [doc for doc in yaml.safe_load_all(path.read_text()) if doc is not None]
+
+
+def procfile() -> dict[str, str]:
+    entries: dict[str, str] = {}
+    for line in (ROOT / "Procfile").read_text().splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9_-]+):\s*(.+)", line)
+        assert match, f"not a Procfile line: {line!r}"
+        assert match[1] not in entries, f"Procfile names {match[1]!r} twice"
+        entries[match[1]] = match[2]
+    return entries
+
+
+def compose() -> dict[str, Any]:
+    loaded: dict[str, Any] = yaml.safe_load((ROOT / "compose.yaml").read_text())
+    return loaded
+
+
+def manifests() -> list[Path]:
+    """Every Kubernetes manifest under deploy/ (kustomizations and env files are not manifests)."""
+    return sorted(p for p in DEPLOY.rglob("*.yaml") if p.name != "kustomization.yaml")
+
+
+def kustomize_resources(folder: Path) -> set[Path]:
+    """The files a kustomization pulls in, following bases and overlays down."""
+    kustomization = yaml.safe_load((folder / "kustomization.yaml").read_text())
+    found: set[Path] = set()
+    for entry in kustomization.get("resources", []):
+        target = (folder / entry).resolve()
+        assert target.exists(), f"{folder / 'kustomization.yaml'} lists {entry}, which does not exist"
+        found |= kustomize_resources(target) if target.is_dir() else {target}
+    for generator in kustomization.get("configMapGenerator", []) + kustomization.get("secretGenerator", []):
+        for env_file in generator.get("envs", []) + generator.get("files", []):
+            assert (folder / env_file).exists(), f"{generator['name']}: {folder / env_file} does not exist"
+    return found
+
+
+def pod_spec(workload: dict[str, Any]) -> dict[str, Any]:
+    spec = workload["spec"]
+    if workload["kind"] == "CronJob":
+        spec = spec["jobTemplate"]["spec"]
+    pod: dict[str, Any] = spec["template"]["spec"]
+    return pod
+
+
+def containers(workload: dict[str, Any]) -> list[dict[str, Any]]:
+    pod = pod_spec(workload)
+    return [*pod.get("initContainers", []), *pod["containers"]]
+
+
+def test_there_are_services() -> None:
+    assert SERVICES, "no services/*/pyproject.toml found"
+    assert "status" in SERVICES
+
+
+def test_compose_file_matches_the_compose_specification() -> None:
+    assert_ok(run(str(BIN / "check-jsonschema"), "--builtin-schema", "vendor.compose-spec", "compose.yaml"))
+
+
+def test_kubernetes_manifests_are_valid() -> None:
+    files = manifests()
+    assert BASE / "status.yaml" in files
+    result = run(str(BIN / "kubernetes-validate"), "--strict", *(str(p.relative_to(ROOT)) for p in files))
+    assert_ok(result)
+    assert "did not validate" not in result.stdout + result.stderr
+
+
+def test_every_manifest_is_in_a_kustomization() -> None:
+    used = kustomize_resources(BASE) | kustomize_resources(DEPLOY / "overlays" / "local")
+    assert BASE.resolve() / "status.yaml" in used
+    unused = [str(p.relative_to(ROOT)) for p in manifests() if p.resolve() not in used]
+    assert not unused, f"manifests no kustomization includes: {unused}"
+
+
+def test_procfile_is_accepted_by_honcho() -> None:
+    assert_ok(run(str(BIN / "honcho"), "check"))
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_one_name_end_to_end(service: str) -> None:
+    script = f"ferry-{service}"
+    project = tomllib.loads((ROOT / "services" / service / "pyproject.toml").read_text())["project"]
+    assert project["name"] == script
+    assert script in project.get("scripts", {}), f"services/{service}/pyproject.toml has no script {script}"
+    assert (BIN / script).exists(), f"console script {script} is not installed in {BIN} (uv sync)"
+
+    command = procfile().get(service)
+    assert command is not None, f"Procfile has no line `{service}: ...`"
+    assert re.search(rf"(^|[\s/]){re.escape(script)}(\s|$)", command), f"Procfile {service!r} runs {command!r}"
+
+    compose_service = compose()["services"].get(service)
+    assert compose_service is not None, f"compose.yaml has no service {service!r}"
+    build = compose_service["build"]
+    assert build["dockerfile"] == "deploy/Dockerfile"
+    assert build["args"]["SERVICE"] == service
+
+    manifest = BASE / f"{service}.yaml"
+    assert manifest.exists(), f"no manifest {manifest.relative_to(ROOT)}"
+    deployments = [d for d in load_yaml_documents(manifest) if d["kind"] == "Deployment"]
+    assert len(deployments) == 1, f"{manifest.name} should hold one Deployment"
+    deployment = deployments[0]
+    assert deployment["metadata"]["name"] == script
+    assert deployment["metadata"]["labels"]["app.kubernetes.io/name"] == service
+    assert deployment["spec"]["template"]["metadata"]["labels"]["app.kubernetes.io/name"] == service
+    images = [c["image"].split(":")[0] for c in deployment["spec"]["template"]["spec"]["containers"]]
+    assert script in images, f"{manifest.name} runs {images}, not the image {script}"
+
+
+def test_procfile_and_compose_run_only_real_services_on_distinct_ports() -> None:
+    entries = procfile()
+    assert sorted(entries) == SERVICES, "Procfile names a service that has no folder, or misses one"
+    ports = [re.search(r"FERRY_HTTP_PORT=(\d+)", command) for command in entries.values()]
+    assert all(ports), "every Procfile line sets its own FERRY_HTTP_PORT"
+    numbers = [m[1] for m in ports if m]
+    assert len(set(numbers)) == len(numbers), f"Procfile ports collide: {numbers}"
+    assert entries["status"].find("FERRY_HTTP_PORT=8000") >= 0, "status keeps 8000, where the CLI looks"
+    assert sorted(set(compose()["services"]) - INFRA_SERVICES) == SERVICES
+
+
+def test_workloads_are_locked_down_and_probed() -> None:
+    for path in manifests():
+        for doc in load_yaml_documents(path):
+            if doc["kind"] not in {"Deployment", "CronJob"}:
+                continue
+            where = f"{path.relative_to(ROOT)} {doc['kind']}/{doc['metadata']['name']}"
+            assert pod_spec(doc)["securityContext"]["runAsNonRoot"] is True, where
+            for container in containers(doc):
+                security = container["securityContext"]
+                assert security["allowPrivilegeEscalation"] is False, where
+                assert security["readOnlyRootFilesystem"] is True, where
+                assert security["capabilities"]["drop"] == ["ALL"], where
+                assert {"cpu", "memory"} <= set(container["resources"]["limits"]), where
+                assert {"cpu", "memory"} <= set(container["resources"]["requests"]), where
+                if doc["kind"] == "Deployment":
+                    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", where
+                    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", where
+
+
+def test_example_secret_names_every_secret_and_holds_no_real_one() -> None:
+    example = DEPLOY / "overlays" / "local" / "secret.example.env"
+    keys = dict(
+        line.split("=", 1) for line in example.read_text().splitlines() if line.strip() and not line.startswith("#")
+    )
+    assert set(keys) == {"FERRY_AMQP_URL", "FERRY_DATABASE_URL", "FERRY_API_TOKEN", "FERRY_GITHUB_TOKENS"}
+    assert not re.search(r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_", example.read_text()), "a real token?"
+    referenced = {
+        ref["secretKeyRef"]["key"]
+        for path in manifests()
+        for doc in load_yaml_documents(path)
+        if doc["kind"] in {"Deployment", "CronJob"}
+        for container in containers(doc)
+        for env in container.get("env", [])
+        if (ref := env.get("valueFrom")) and "secretKeyRef" in ref
+    }
+    assert referenced <= set(keys), f"manifests use secret keys the example lacks: {referenced - set(keys)}"
+
+
+def test_readme_test_command_is_what_ci_runs() -> None:
+    ci = (ROOT / ".ci" / "run").read_text()
+    match = re.search(r"^TEST_COMMAND=\((.+)\)$", ci, re.MULTILINE)
+    assert match, ".ci/run defines TEST_COMMAND=(...)"
+    command = match[1]
+    readme = (ROOT / "README.md").read_text()
+    top = readme[: readme.find("\n## ", readme.find("\n## ") + 1)]  # the first section: the two commands
+    assert re.search(rf"^{re.escape(command)}$", top, re.MULTILINE), f"README's opening lacks `{command}`"
+    for service in SERVICES:
+        assert f"services/{service}" in readme, f"README's services table lacks services/{service}"
+
+
+def test_dockerfile_builds_any_service_as_non_root() -> None:
+    dockerfile = (DEPLOY / "Dockerfile").read_text()
+    assert re.search(r"^ARG SERVICE$", dockerfile, re.MULTILINE)
+    assert re.search(r'uv sync --locked --no-dev .*--package "ferry-\$\{SERVICE\}"', dockerfile)
+    users = re.findall(r"^USER (\S+)$", dockerfile, re.MULTILINE)
+    assert users, "the image sets no USER"
+    assert users[-1].split(":")[0] not in {"0", "root"}, f"the image runs as {users[-1]}"
+    pins = set(re.findall(r"uv==([\d.]+)", dockerfile + (ROOT / ".ci" / "run").read_text()))
+    assert len(pins) == 1, f"the Dockerfile and .ci/run pin different uv versions: {pins}"
