@@ -22,6 +22,7 @@ _PG_OUTAGE = (
     asyncpg.AdminShutdownError,
     asyncpg.CrashShutdownError,
     asyncpg.TooManyConnectionsError,
+    asyncpg.InternalClientError,  # "another operation is in progress" when Postgres restarts mid-statement
 )
 _AMQP_OUTAGE = (aio_pika.exceptions.AMQPConnectionError, aiormq.exceptions.ChannelInvalidStateError)
 

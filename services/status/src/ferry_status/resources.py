@@ -1,0 +1,136 @@
+"""What the status service holds while it runs: the Postgres pool, the RabbitMQ connection, the
+command publisher and the event ingester. Opened in the FastAPI lifespan, closed after it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import TypeVar
+
+import aio_pika
+import asyncpg
+import structlog
+from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
+
+from ferry import topology
+from ferry.contracts import services
+from ferry.db import connect, create_pool, ensure_database
+from ferry.jobs.infra import is_outage
+from ferry_status import SERVICE, store
+from ferry_status.errors import PublishFailed
+from ferry_status.ingest import Ingester
+from ferry_status.metrics import Metrics
+from ferry_status.settings import StatusSettings
+
+log = structlog.get_logger(__name__)
+PUBLISH_TIMEOUT_S = 10.0
+STARTUP_WAIT_S = 60.0
+T = TypeVar("T")
+
+
+async def _when_reachable(what: str, call: Callable[[], Awaitable[T]]) -> T:
+    """`call`, retried with backoff while Postgres or RabbitMQ is unreachable (at start-up)."""
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(is_outage), wait=wait_exponential_jitter(multiplier=0.2, max=5, jitter=0.3),
+        stop=stop_after_delay(STARTUP_WAIT_S), reraise=True,
+        before_sleep=lambda s: log.warning("waiting for a dependency", what=what, attempt=s.attempt_number),
+    ):
+        with attempt:
+            return await call()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+class Publisher:
+    """Publishes commands: persistent, mandatory (unroutable raises) and confirmed by the broker."""
+
+    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange) -> None:
+        self._channel = channel
+        self._exchange = exchange
+
+    @classmethod
+    async def open(cls, connection: AbstractRobustConnection) -> Publisher:
+        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
+        await topology.declare_base(channel)
+        # Declaring each known service's queues makes a command wait for a service not yet running.
+        for service in services():
+            await topology.declare_service(channel, service)
+        exchange = await topology.declare_exchange(channel, topology.COMMANDS)
+        return cls(channel, exchange)
+
+    async def publish(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+        message = aio_pika.Message(
+            body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+            message_id=message_id, app_id=SERVICE, timestamp=datetime.now(UTC),
+        )
+        try:
+            await asyncio.wait_for(
+                self._exchange.publish(message, routing_key=routing_key, mandatory=True), PUBLISH_TIMEOUT_S
+            )
+        except (aio_pika.exceptions.AMQPError, OSError, RuntimeError, TimeoutError) as exc:
+            raise PublishFailed(f"could not publish {routing_key}: {type(exc).__name__}") from exc
+
+    async def close(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._channel.close()
+
+
+@dataclass
+class Resources:
+    settings: StatusSettings
+    metrics: Metrics
+    pool: asyncpg.Pool
+    connection: AbstractRobustConnection
+    publisher: Publisher
+    ingester: Ingester
+
+    @classmethod
+    async def open(cls, settings: StatusSettings, metrics: Metrics) -> Resources:
+        dsn = settings.database_url.get_secret_value()
+        await _when_reachable("postgres", lambda: ensure_database(dsn))
+        pool = await _when_reachable("postgres", lambda: create_pool(dsn, command_timeout=60))
+        try:
+            conn = await connect(dsn)
+            try:
+                applied = await store.apply_migrations(conn)
+            finally:
+                await conn.close()
+            if applied:
+                log.info("migrations applied", versions=applied)
+            amqp_url = settings.amqp_url.get_secret_value()
+            connection = await _when_reachable(
+                "rabbitmq", lambda: aio_pika.connect_robust(amqp_url, reconnect_interval=2.0)
+            )
+        except BaseException:
+            await pool.close()
+            raise
+        try:
+            publisher = await Publisher.open(connection)
+            ingester = Ingester(connection, pool, settings, metrics)
+            await ingester.start()
+        except BaseException:
+            await connection.close()
+            await pool.close()
+            raise
+        return cls(settings, metrics, pool, connection, publisher, ingester)
+
+    async def close(self) -> None:
+        await self.ingester.stop()
+        await self.publisher.close()
+        with contextlib.suppress(Exception):
+            await self.connection.close()
+        await self.pool.close()
+
+    async def readiness(self) -> dict[str, str]:
+        """`ok` or the problem, for the broker, the events consumer and the database."""
+        checks = {"broker": "ok" if not self.connection.is_closed else "not connected"}
+        checks["events_consumer"] = await self.ingester.consuming() or "ok"
+        try:
+            await asyncio.wait_for(self.pool.fetchval("SELECT 1", timeout=2.0), 3.0)
+            checks["database"] = "ok"
+        except Exception as exc:
+            checks["database"] = f"unreachable ({type(exc).__name__})"
+        return checks

@@ -1,0 +1,24 @@
+"""The status service's own settings (same `FERRY_` prefix as everything else)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from ferry.settings import FerrySettings
+
+
+class StatusSettings(FerrySettings):
+    """`FerrySettings` plus how the event ingester batches its writes."""
+
+    status_ingest_batch: int = Field(
+        10_000, ge=1, le=50_000,
+        description="Most events written to Postgres in one transaction (batches grow up to it under load).",
+    )
+    status_ingest_wait_ms: float = Field(
+        200.0, ge=0, le=5_000,
+        description="How long a batch may wait to fill before it is written (the most an event's row lags).",
+    )
+    status_ingest_prefetch: int = Field(
+        20_000, ge=1, le=65_535,
+        description="Unacknowledged events RabbitMQ may hand the ingester at once (keep it above twice the batch).",
+    )

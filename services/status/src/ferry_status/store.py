@@ -1,0 +1,164 @@
+"""SQL of the status service: events in, job rows out. Every function takes the pool or the
+connection (and so the transaction) it runs in."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from ferry.contracts import FINISHED_STATUSES, STATUS_AFTER, EventType, JobEvent, JobStatus
+from ferry.db import Migration, migrate, migrations_in, schema_name
+from ferry_status import SERVICE
+
+SCHEMA = schema_name(SERVICE)
+EVENTS = f'"{SCHEMA}".events'
+JOBS = f'"{SCHEMA}".jobs'
+Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
+
+_FINISHED = "(" + ", ".join(sorted(f"'{s.value}'" for s in FINISHED_STATUSES)) + ")"
+# An event is adopted as the job's latest state when it is newer than what the row holds, and it
+# does not reopen a finished job (a finished status is only replaced by a newer finished one).
+_ADOPT = f"(EXCLUDED.last_seq > j.last_seq AND (j.status NOT IN {_FINISHED} OR EXCLUDED.status IN {_FINISHED}))"
+_LATEST = ("status", "total", "processed", "succeeded", "failed", "skipped", "last_seq", "message")
+
+
+def _adopted(column: str, keep_old: bool = False) -> str:
+    new = f"COALESCE(EXCLUDED.{column}, j.{column})" if keep_old else f"EXCLUDED.{column}"
+    return f"{column} = CASE WHEN {_ADOPT} THEN {new} ELSE j.{column} END"
+
+
+_WRITE_EVENTS = f"""
+WITH incoming AS (
+    SELECT * FROM unnest(
+        $1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[],
+        $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::text[], $16::text[],
+        $17::text[]
+    ) AS t(event_id, job_id, seq, type, service, command, at, body, status, total, processed, succeeded,
+           failed, skipped, message, error, result)
+), ins AS (
+    INSERT INTO {EVENTS} (event_id, job_id, seq, type, service, command, at, body)
+    SELECT event_id, job_id, seq, type, service, command, at, body::json FROM incoming
+    ON CONFLICT (event_id) DO NOTHING
+    RETURNING event_id
+), fresh AS (
+    SELECT DISTINCT ON (i.event_id) i.* FROM incoming i JOIN ins USING (event_id)
+), span AS (
+    SELECT job_id, min(at) AS first_at,
+           min(at) FILTER (WHERE status = 'running') AS started_at,
+           min(at) FILTER (WHERE status IN {_FINISHED}) AS finished_at
+    FROM fresh GROUP BY job_id
+), latest AS (
+    SELECT DISTINCT ON (job_id) * FROM fresh ORDER BY job_id, seq DESC
+), up AS (
+    INSERT INTO {JOBS} AS j (job_id, service, command, status, total, processed, succeeded, failed, skipped,
+        last_seq, message, error, result, created_at, started_at, finished_at, updated_at)
+    SELECT l.job_id, l.service, l.command, l.status, l.total, l.processed, l.succeeded, l.failed, l.skipped,
+        l.seq, l.message, l.error, l.result::jsonb, s.first_at, s.started_at, s.finished_at, now()
+    FROM latest l JOIN span s USING (job_id)
+    ON CONFLICT (job_id) DO UPDATE SET
+        {", ".join(_adopted(c) for c in _LATEST)},
+        {_adopted("error", keep_old=True)}, {_adopted("result", keep_old=True)},
+        created_at = LEAST(j.created_at, EXCLUDED.created_at),
+        started_at = LEAST(j.started_at, EXCLUDED.started_at),
+        finished_at = LEAST(j.finished_at, EXCLUDED.finished_at),
+        updated_at = now()
+    RETURNING 1
+)
+SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM up) AS jobs
+"""
+
+
+def migrations() -> list[Migration]:
+    return migrations_in("ferry_status")
+
+
+async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
+    """Create or update the `status` schema; returns the versions applied now."""
+    return await migrate(conn, SCHEMA, migrations())
+
+
+def _error_of(event: JobEvent) -> str | None:
+    if event.type not in (EventType.FAILED, EventType.REJECTED):
+        return None
+    for key in ("error", "reason"):
+        value = event.detail.get(key)
+        if value:
+            return str(value)
+    return event.message or event.type.value
+
+
+def _result_of(event: JobEvent) -> str | None:
+    result = event.detail.get("result")
+    return json.dumps(result) if isinstance(result, dict) else None
+
+
+async def write_events(conn: Executor, events: Sequence[tuple[JobEvent, str]]) -> tuple[int, int]:
+    """Store `(event, raw JSON body)` pairs once each and fold them into their jobs' rows, in one
+    statement (so one transaction). Returns (events newly stored, job rows written)."""
+    columns: list[list[Any]] = [[] for _ in range(17)]
+    for event, body in events:
+        values = (
+            event.event_id, event.job_id, event.seq, event.type.value, event.service, event.command, event.at,
+            body, STATUS_AFTER[event.type].value, event.total, event.processed, event.succeeded, event.failed,
+            event.skipped, event.message, _error_of(event), _result_of(event),
+        )
+        for column, value in zip(columns, values, strict=True):
+            column.append(value)
+    row = await conn.fetchrow(_WRITE_EVENTS, *columns)
+    assert row is not None
+    return int(row["inserted"]), int(row["jobs"])
+
+
+async def record_requested(
+    conn: Executor, job_id: UUID, service: str, command: str, options: dict[str, Any], requested_by: str
+) -> None:
+    """Show a job the API was asked to start as pending until its events arrive (or fill in what
+    its events cannot say, when they came first)."""
+    await conn.execute(
+        f"INSERT INTO {JOBS} AS j (job_id, service, command, status, options, requested_by)"
+        " VALUES ($1, $2, $3, 'pending', $4, $5)"
+        " ON CONFLICT (job_id) DO UPDATE SET options = COALESCE(j.options, EXCLUDED.options),"
+        " requested_by = COALESCE(j.requested_by, EXCLUDED.requested_by), updated_at = now()",
+        job_id, service, command, options, requested_by,
+    )
+
+
+async def get_job(conn: Executor, job_id: UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT * FROM {JOBS} WHERE job_id = $1", job_id)
+
+
+async def list_jobs(
+    conn: Executor, *, service: str | None, status: JobStatus | None, limit: int, offset: int
+) -> tuple[list[asyncpg.Record], int]:
+    """One page of jobs, newest first, and how many match in all."""
+    where = "WHERE ($1::text IS NULL OR service = $1) AND ($2::text IS NULL OR status = $2)"
+    args = (service, status.value if status else None)
+    rows = await conn.fetch(
+        f"SELECT * FROM {JOBS} {where} ORDER BY created_at DESC, job_id DESC LIMIT $3 OFFSET $4",
+        *args, limit, offset,
+    )
+    total = await conn.fetchval(f"SELECT count(*) FROM {JOBS} {where}", *args)
+    return list(rows), int(total or 0)
+
+
+async def job_events(conn: Executor, job_id: UUID, after_seq: int) -> list[dict[str, Any]]:
+    """The stored bodies of a job's events with seq > `after_seq`, in order."""
+    rows = await conn.fetch(
+        f"SELECT body FROM {EVENTS} WHERE job_id = $1 AND seq > $2 ORDER BY seq, at, event_id", job_id, after_seq
+    )
+    return [dict(r["body"]) for r in rows]
+
+
+async def counts(conn: Executor) -> list[tuple[str, str, int]]:
+    """(service, status, jobs) for every pair that has jobs."""
+    rows = await conn.fetch(f"SELECT service, status, count(*) AS n FROM {JOBS} GROUP BY service, status")
+    return [(r["service"], r["status"], int(r["n"])) for r in rows]
+
+
+async def count_events(conn: Executor) -> int:
+    return int(await conn.fetchval(f"SELECT count(*) FROM {EVENTS}") or 0)

@@ -1,0 +1,100 @@
+"""What every command needs: settings, the status client, the terminal, and where to print.
+
+`Deps` is built once per app; tests build an app with their own (an injected status transport,
+a pretend terminal) instead of patching modules.
+"""
+
+from __future__ import annotations
+
+import functools
+import getpass
+import json
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, ParamSpec, TypeVar
+
+import httpx
+import typer
+from pydantic import ValidationError
+from rich.console import Console
+
+from ferry.cli.errors import CliError, Refused
+from ferry.cli.status_client import StatusClient
+from ferry.settings import FerrySettings
+
+
+def _stdin_is_terminal() -> bool:
+    return sys.stdin.isatty()
+
+
+@dataclass(frozen=True)
+class Deps:
+    """The CLI's outside world, replaceable in tests."""
+
+    settings: Callable[[], FerrySettings] = FerrySettings
+    status_transport: httpx.BaseTransport | None = None
+    stdin_is_terminal: Callable[[], bool] = _stdin_is_terminal
+    poll_interval_s: float = 0.5
+
+    def load_settings(self) -> FerrySettings:
+        """The FERRY_* settings, or a one-line error naming the bad variable (values not shown)."""
+        try:
+            return self.settings()
+        except ValidationError as exc:
+            problems = "; ".join(
+                f"FERRY_{str(err['loc'][0]).upper() if err['loc'] else '?'}: {err['msg']}" for err in exc.errors()
+            )
+            raise Refused(f"invalid settings: {problems}") from None
+
+    def status_client(self, settings: FerrySettings) -> StatusClient:
+        return StatusClient(settings.status_url, transport=self.status_transport)
+
+
+def requested_by() -> str:
+    """`cli:<user>`: who published a command, for the job's record."""
+    try:
+        return f"cli:{getpass.getuser()}"[:200]
+    except (KeyError, OSError):
+        return "cli"
+
+
+@dataclass
+class Output:
+    """Where the CLI prints: people's lines to stdout, or to stderr when stdout carries JSON."""
+
+    json_mode: bool = False
+    out: Console = field(default_factory=lambda: Console(highlight=False))
+    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+
+    @property
+    def human(self) -> Console:
+        """The console for lines meant for a person."""
+        return self.err if self.json_mode else self.out
+
+    def say(self, text: str) -> None:
+        self.human.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def warn(self, text: str) -> None:
+        self.err.print(text, markup=False, highlight=False, soft_wrap=True)
+
+    def emit_json(self, data: Any) -> None:
+        typer.echo(json.dumps(data, default=str, sort_keys=True))
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def guard(func: Callable[P, R]) -> Callable[P, R]:
+    """Turn a `CliError` raised by a command into one line on stderr and its exit code."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except CliError as exc:
+            typer.echo(f"Error: {exc}", err=True)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper

@@ -1,0 +1,110 @@
+"""Following a job through the status service until it finishes (`--wait`, `ferry watch`).
+
+Polls `GET /jobs/{id}` and `GET /jobs/{id}/events?after_seq=`, prints each event's message as
+it arrives, and draws a progress bar (on stderr) from `processed` / `total`. A job the status
+service has not heard of yet (its service has not accepted it, or is not running) is waited
+for: the command stays in its queue until the service takes it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+from ferry.cli.context import Output
+from ferry.cli.errors import Interrupted
+from ferry.cli.render import duration
+from ferry.cli.status_client import Job, StatusClient
+from ferry.contracts import FINISHED_STATUSES, JobStatus
+
+EXIT_CODES = {JobStatus.COMPLETED: 0, JobStatus.FAILED: 1, JobStatus.CANCELLED: 1, JobStatus.REJECTED: 1}
+"""The CLI's exit code for a finished job: 0 only when it completed."""
+
+FINISHED = frozenset(status.value for status in FINISHED_STATUSES)
+
+
+def exit_code(job: Job) -> int:
+    """0 when the job completed; 1 when it failed, was cancelled or rejected."""
+    return EXIT_CODES.get(JobStatus(job["status"]), 1)
+
+
+def follow(
+    client: StatusClient,
+    job_id: UUID,
+    output: Output,
+    *,
+    label: str = "",
+    show_events: bool = True,
+    show_progress: bool = True,
+    poll_interval_s: float = 0.5,
+    sleep: Callable[[float], None] = time.sleep,
+) -> Job:
+    """Wait until the job finishes; return it as the status service last showed it."""
+    last_seq = -1
+    show_events = show_events and not output.json_mode
+    waiting = f"Waiting for job {job_id} to reach the status service (is its service running?)"
+    progress = Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=output.err,
+        transient=True,
+        redirect_stdout=False,
+        redirect_stderr=False,
+        disable=not show_progress or output.json_mode,
+    )
+    # Messages belong on stdout; when stdout and the bar share a terminal, print them through
+    # the bar's console so they land above it instead of on its line.
+    printer = output.err if output.out.is_terminal and output.err.is_terminal else output.out
+    try:
+        with progress:
+            task = progress.add_task(waiting, total=None)
+            while True:
+                job = client.job(job_id)
+                if job is not None:
+                    if show_events and _behind(job, last_seq):
+                        for event in client.events(job_id, after_seq=last_seq):
+                            last_seq = max(last_seq, int(event.get("seq", last_seq)))
+                            if event.get("message"):
+                                printer.print(event["message"], markup=False, highlight=False, soft_wrap=True)
+                    progress.update(
+                        task,
+                        description=f"{label} {job['status']}".strip(),
+                        total=job.get("total"),
+                        completed=job.get("processed") or 0,
+                    )
+                    if job["status"] in FINISHED:
+                        return job
+                sleep(poll_interval_s)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"stopped following job {job_id}; it keeps running (follow it again with `ferry watch {job_id}`, "
+            f"stop it with `ferry cancel {job_id}`)"
+        ) from None
+
+
+def _behind(job: Job, last_seq: int) -> bool:
+    seq = job.get("last_seq")
+    return seq is None or int(seq) > last_seq
+
+
+def report_end(output: Output, job: Job) -> None:
+    """One closing line: how the job ended, how long it took, and its error if any."""
+    status = job.get("status")
+    took = duration(job.get("duration_s"))
+    line = f"Job {job.get('job_id')} {status} in {took}"
+    if status != JobStatus.COMPLETED.value:
+        output.warn(f"{line}: {job.get('error') or job.get('message') or 'no reason given'}")
+    else:
+        output.say(line)
+
+
+def final_json(job: Job) -> dict[str, Any]:
+    """What `--json --wait` prints about the finished job."""
+    return {"job_id": str(job.get("job_id")), "status": job.get("status"), "job": job}

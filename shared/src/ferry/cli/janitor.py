@@ -1,0 +1,217 @@
+"""`ferry telemetry-janitor ...`: the janitor's commands (seeds/telemetry-janitor.md).
+
+`clear` mirrors `clear_learnpack_telemetry_queue`: the same flags, defaults and lines. The
+confirmation prompt lives here, at the terminal: unless `--force` or `--dry-run`, a dry-run
+job counts the rows first, the user confirms that number, and the real job is pinned to the
+highest id counted (`up_to_id`) so rows arriving meanwhile are not deleted unseen.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated, Any
+from uuid import UUID, uuid4
+
+import typer
+
+from ferry.cli.context import Deps, Output, guard, requested_by
+from ferry.cli.errors import Refused
+from ferry.cli.flags import describe, in_range, metavar, one_of
+from ferry.cli.publish import publish
+from ferry.cli.submit import bounds, build_options, submit, wait_for
+from ferry.contracts import ClearOptions, Command, SeedDemoOptions, WebhookStatus
+from ferry.settings import FerrySettings
+
+SERVICE = "telemetry-janitor"
+MODEL = "LearnPackWebhook"
+YES = frozenset({"yes", "y"})
+
+_BATCH_MIN, _BATCH_MAX = bounds(ClearOptions, "batch_size")
+_ROWS_MIN, _ROWS_MAX = bounds(SeedDemoOptions, "rows")
+_STATUSES = [status.value for status in WebhookStatus]
+_SHARE = in_range(0.0, 1.0)
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only (on stdout).")]
+WaitFlag = Annotated[
+    bool, typer.Option("--wait", help="Follow the job with a progress bar; exit 1 unless it completes.")
+]
+JobIdOption = Annotated[
+    UUID | None, typer.Option("--job-id", help="Choose the job id (publishing the same id twice runs the job once).")
+]
+
+
+def print_status_summary(output: Output, result: dict[str, Any]) -> None:
+    """The seed's status table, when the result carries `status_summary`."""
+    summary = result.get("status_summary")
+    if not isinstance(summary, dict) or not summary:
+        return
+    output.say("")
+    output.say(f"Current {MODEL} status summary:")
+    output.say("-" * 40)
+    for status in sorted(summary):
+        output.say(f"{status}: {int(summary[status]):,} records")
+    output.say("-" * 40)
+    output.say(f"Total: {sum(int(n) for n in summary.values()):,} records")
+
+
+def _ask(output: Output, question: str) -> str:
+    typer.echo(question, nl=False, err=output.json_mode)
+    try:
+        return sys.stdin.readline().strip().lower()
+    except KeyboardInterrupt:
+        return ""
+
+
+def confirm_and_clear(
+    deps: Deps, output: Output, settings: FerrySettings, options: ClearOptions, *, job_id: UUID | None, wait: bool
+) -> int:
+    """Count with a dry-run job, ask, then publish the real job pinned to what was counted."""
+    if not deps.stdin_is_terminal():
+        raise Refused(
+            "stdin is not a terminal, so the deletion cannot be confirmed: pass --force to delete "
+            "without confirmation (or --dry-run to only count)"
+        )
+    status = options.status.value
+    counting: Command[ClearOptions] = Command(
+        job_id=uuid4(),
+        requested_by=requested_by(),
+        options=ClearOptions.model_validate({**options.model_dump(), "dry_run": True}),
+    )
+    publish(settings.amqp_url, SERVICE, "clear", counting)
+    output.say(f"Counting {MODEL} records with status '{status}' (dry-run job {counting.job_id})...")
+    job = wait_for(deps, output, settings, counting.job_id, label="counting", show_events=False)
+    if job["status"] != "completed":
+        output.warn(
+            f"The counting job {counting.job_id} {job['status']}: {job.get('error') or job.get('message') or ''}"
+        )
+        return 1
+    result: dict[str, Any] = job.get("result") or {}
+    found = int(result.get("found") or 0)
+    if found == 0:
+        output.say(f"No {MODEL} records found with status '{status}'")
+        print_status_summary(output, result)
+        if output.json_mode:
+            output.emit_json({"job_id": None, "counting_job_id": str(counting.job_id), "found": 0})
+        return 0
+    question = f"Are you sure you want to delete {found:,} {MODEL} records with status '{status}'? (yes/no): "
+    answer = _ask(output, question)
+    if answer not in YES:
+        output.say("Operation cancelled.")
+        if output.json_mode:
+            output.emit_json(
+                {"job_id": None, "counting_job_id": str(counting.job_id), "found": found, "confirmed": False}
+            )
+        return 1
+    pinned = ClearOptions.model_validate({**options.model_dump(), "up_to_id": result.get("up_to_id")})
+    return submit(
+        deps,
+        output,
+        settings,
+        service=SERVICE,
+        command="clear",
+        options=pinned,
+        job_id=job_id,
+        wait=wait,
+        on_result=print_status_summary,
+    )
+
+
+def register(app: typer.Typer, deps: Deps) -> None:
+    """Add `ferry telemetry-janitor` and its commands to `app`."""
+    sub = typer.Typer(help="Delete LearnPack webhook rows fast and safely.", no_args_is_help=True)
+    app.add_typer(sub, name=SERVICE)
+
+    @sub.command("clear")
+    @guard
+    def clear(
+        status: Annotated[
+            str,
+            typer.Option(
+                "--status", callback=one_of(_STATUSES), metavar=metavar(_STATUSES), help="Status to clear, or ALL."
+            ),
+        ] = WebhookStatus.PENDING.value,
+        batch_size: Annotated[
+            int,
+            typer.Option(
+                "--batch-size",
+                callback=in_range(_BATCH_MIN, _BATCH_MAX),
+                help=f"Rows per batch to start with ({describe(_BATCH_MIN, _BATCH_MAX)}).",
+            ),
+        ] = 10_000,
+        use_cursor: Annotated[bool, typer.Option("--use-cursor", help="Delete in one statement.")] = False,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
+        ] = False,
+        force: Annotated[bool, typer.Option("--force", help="Skip the confirmation prompt.")] = False,
+        show_summary: Annotated[
+            bool, typer.Option("--show-summary", help="Show the rows per status, even when none match.")
+        ] = False,
+        wait: WaitFlag = False,
+        json_output: JsonFlag = False,
+        job_id: JobIdOption = None,
+    ) -> None:
+        """Delete LearnPackWebhook records by status (replaces clear_learnpack_telemetry_queue)."""
+        output = Output(json_mode=json_output)
+        options = build_options(
+            ClearOptions,
+            status=status,
+            batch_size=batch_size,
+            use_cursor=use_cursor,
+            dry_run=dry_run,
+            show_summary=show_summary,
+        )
+        if force or dry_run:
+            code = submit(
+                deps,
+                output,
+                deps.load_settings(),
+                service=SERVICE,
+                command="clear",
+                options=options,
+                job_id=job_id,
+                wait=wait,
+                on_result=print_status_summary,
+            )
+        else:
+            code = confirm_and_clear(deps, output, deps.load_settings(), options, job_id=job_id, wait=wait)
+        raise typer.Exit(code)
+
+    @sub.command("seed-demo")
+    @guard
+    def seed_demo(
+        rows: Annotated[
+            int,
+            typer.Option(
+                "--rows",
+                callback=in_range(_ROWS_MIN, _ROWS_MAX),
+                help=f"Rows to insert ({describe(_ROWS_MIN, _ROWS_MAX)}).",
+            ),
+        ] = 100_000,
+        pending: Annotated[
+            float, typer.Option("--pending", callback=_SHARE, help="Share of PENDING rows (0..1).")
+        ] = 0.5,
+        done: Annotated[float, typer.Option("--done", callback=_SHARE, help="Share of DONE rows (0..1).")] = 0.3,
+        ignored: Annotated[
+            float, typer.Option("--ignored", callback=_SHARE, help="Share of IGNORED rows (0..1).")
+        ] = 0.1,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be inserted.")] = False,
+        wait: WaitFlag = False,
+        json_output: JsonFlag = False,
+        job_id: JobIdOption = None,
+    ) -> None:
+        """Fill the webhook table with realistic demo rows (the rest of the shares are ERROR)."""
+        output = Output(json_mode=json_output)
+        options = build_options(
+            SeedDemoOptions, rows=rows, pending=pending, done=done, ignored=ignored, dry_run=dry_run
+        )
+        code = submit(
+            deps,
+            output,
+            deps.load_settings(),
+            service=SERVICE,
+            command="seed-demo",
+            options=options,
+            job_id=job_id,
+            wait=wait,
+        )
+        raise typer.Exit(code)

@@ -1,0 +1,46 @@
+"""The `ferry` console script: wires the job commands and each service's commands together.
+
+Adding a service's commands is one module with a `register(app, deps)` function, listed in
+`SERVICE_MODULES`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import typer
+
+from ferry.cli import janitor, jobs
+from ferry.cli.context import Deps
+
+SERVICE_MODULES: tuple[Callable[[typer.Typer, Deps], None], ...] = (janitor.register,)
+"""Each service's `register`: adds `ferry <service> <command> ...`."""
+
+
+def create_app(deps: Deps | None = None) -> typer.Typer:
+    """The CLI, using `deps` for its outside world (tests pass their own)."""
+    deps = deps or Deps()
+    app = typer.Typer(
+        name="ferry",
+        help="Publish jobs to ferry's services and follow them through the status service.",
+        no_args_is_help=True,
+        # Plain one-line errors (easy to read in scripts and CI logs), and never a dump of local
+        # variables on a crash: they may hold the broker URL with its password.
+        rich_markup_mode=None,
+        pretty_exceptions_enable=False,
+        pretty_exceptions_show_locals=False,
+        add_completion=False,
+    )
+    jobs.register(app, deps)
+    for register in SERVICE_MODULES:
+        register(app, deps)
+    return app
+
+
+def main() -> None:
+    """Entry point of the `ferry` console script."""
+    create_app()()
+
+
+if __name__ == "__main__":
+    main()

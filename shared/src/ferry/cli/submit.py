@@ -1,0 +1,100 @@
+"""Validating a command's options, publishing it as a job, and optionally following it.
+
+Service modules (e.g. `janitor.py`) parse their flags, then call `build_options` and `submit`;
+everything here is the same for every service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, TypeVar
+from uuid import UUID, uuid4
+
+import typer
+from pydantic import ValidationError
+
+from ferry.cli.context import Deps, Output, requested_by
+from ferry.cli.follow import exit_code, final_json, follow, report_end
+from ferry.cli.publish import publish
+from ferry.cli.status_client import Job
+from ferry.contracts import Command, Options, command_spec
+from ferry.settings import FerrySettings
+
+OptionsT = TypeVar("OptionsT", bound=Options)
+
+
+def flag(field: str) -> str:
+    """The CLI flag of an options field: `batch_size` -> `--batch-size`."""
+    return "--" + field.replace("_", "-")
+
+
+def bounds(model: type[Options], field: str) -> tuple[Any, Any]:
+    """The (min, max) a numeric options field allows, from its pydantic constraints."""
+    low = high = None
+    for constraint in model.model_fields[field].metadata:
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
+    return low, high
+
+
+def build_options(model: type[OptionsT], **values: Any) -> OptionsT:
+    """`model(**values)`, or a usage error (exit 2) naming the offending flag."""
+    try:
+        return model(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        field = str(first["loc"][0]) if first["loc"] else ""
+        given = values.get(field, first.get("input"))
+        raise typer.BadParameter(f"{given!r}: {first['msg']}", param_hint=f"'{flag(field)}'") from None
+
+
+def submit(
+    deps: Deps,
+    output: Output,
+    settings: FerrySettings,
+    *,
+    service: str,
+    command: str,
+    options: Options,
+    job_id: UUID | None = None,
+    wait: bool = False,
+    on_result: Callable[[Output, dict[str, Any]], None] | None = None,
+) -> int:
+    """Publish one job and print its id; with `wait`, follow it and return the exit code."""
+    spec = command_spec(service, command)
+    envelope: Command[Any] = Command(job_id=job_id or uuid4(), requested_by=requested_by(), options=options)
+    publish(settings.amqp_url, service, command, envelope)
+    if not wait:
+        if output.json_mode:
+            output.emit_json(
+                {
+                    "job_id": str(envelope.job_id),
+                    "service": service,
+                    "command": command,
+                    "routing_key": spec.routing_key,
+                    "options": options.model_dump(mode="json"),
+                }
+            )
+        else:
+            output.say(f"Published job {envelope.job_id} ({spec.routing_key})")
+        return 0
+    output.say(f"Published job {envelope.job_id} ({spec.routing_key})")
+    job = wait_for(deps, output, settings, envelope.job_id, label=spec.routing_key)
+    return finish(output, job, on_result)
+
+
+def wait_for(deps: Deps, output: Output, settings: FerrySettings, job_id: UUID, *, label: str, **kw: Any) -> Job:
+    """Follow a job through the status service until it finishes."""
+    with deps.status_client(settings) as client:
+        return follow(client, job_id, output, label=label, poll_interval_s=deps.poll_interval_s, **kw)
+
+
+def finish(output: Output, job: Job, on_result: Callable[[Output, dict[str, Any]], None] | None = None) -> int:
+    """Print how a followed job ended (or its JSON) and return the CLI's exit code for it."""
+    if output.json_mode:
+        output.emit_json(final_json(job))
+    else:
+        if on_result is not None and isinstance(job.get("result"), dict):
+            on_result(output, job["result"])
+        report_end(output, job)
+    return exit_code(job)
