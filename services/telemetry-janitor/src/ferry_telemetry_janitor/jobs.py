@@ -1,0 +1,246 @@
+"""The janitor's commands as job handlers: `clear` (ClearJob, here) and `seed-demo` (SeedDemoJob, seed.py).
+
+A clear job is planned in step 0 (count the matching rows, pin the highest id, choose the method),
+then runs as a chain of steps, each in its own transaction which the runtime commits together with
+the step's checkpoint: either one `single` step (one DELETE, falling back to batches if it fails)
+or `batch` steps, each deleting one keyset range and handing on `{cursor, size}` for the next.
+Killed mid-job, the batch in flight rolls back with its checkpoint and is run again: nothing is
+deleted unseen or counted twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from typing import Any
+
+import asyncpg
+
+from ferry.contracts import ClearOptions, WebhookStatus
+from ferry.db import Conn, schema_name
+from ferry.jobs.errors import JobFailed, RetryLater
+from ferry.jobs.infra import is_outage
+from ferry.jobs.model import Step, StepResult
+from ferry_telemetry_janitor import SERVICE, sizing, sql
+from ferry_telemetry_janitor.errors import TableNotFound
+from ferry_telemetry_janitor.seed import SeedDemoJob
+from ferry_telemetry_janitor.settings import JanitorSettings
+
+__all__ = ["ClearJob", "SeedDemoJob"]
+
+MODEL = "LearnPackWebhook"
+LOCKED_RETRY_S = 5.0
+CHECKPOINT_WAIT_MAX_S = 3.0
+"""Longest a batch sits out a checkpoint's fsync phase before deleting anyway."""
+CHECKPOINT_POLL_S = 0.025
+
+
+def _found_line(found: int, status: str) -> str:
+    return f"Found {found:,} {MODEL} records with status '{status}'"
+
+
+def _none_line(status: str) -> str:
+    return f"No {MODEL} records found with status '{status}'"
+
+
+def _short(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
+
+
+class ClearJob:
+    """`telemetry-janitor.clear`: delete LearnPackWebhook rows by status, without long locks."""
+
+    command = "clear"
+    options_model = ClearOptions
+
+    def __init__(self, settings: JanitorSettings) -> None:
+        self.table = settings.table_sql
+        self.table_name = settings.janitor_table
+        self.bound_ms = settings.janitor_max_lock_ms
+        self.schema = schema_name(SERVICE)
+
+    async def run_step(self, step: Step[ClearOptions]) -> StepResult:
+        if step.is_plan:
+            return await self._plan(step)
+        kind = step.payload.get("kind")
+        if kind == "single":
+            return await self._single(step)
+        if kind == "batch":
+            return await self._batch(step)
+        raise JobFailed(f"unknown clear step {step.payload!r}")
+
+    # -- step 0 ---------------------------------------------------------------------------
+    async def _plan(self, step: Step[ClearOptions]) -> StepResult:
+        opts, conn = step.options, step.conn
+        status = opts.status.value
+        try:
+            await sql.check_table(conn, self.table)
+        except TableNotFound as exc:
+            raise JobFailed(str(exc)) from exc
+        analyzed = await sql.ensure_statistics(conn, self.table)
+        # Pin the newest row now: rows arriving during the job are not this job's to delete.
+        up_to = opts.up_to_id if opts.up_to_id is not None else await sql.max_id(conn, self.table)
+        found = 0 if up_to is None else await sql.count_rows(conn, self.table, opts.status, up_to)
+        data: dict[str, Any] = {
+            "status": status, "table": self.table_name, "found": found, "up_to_id": up_to, "dry_run": opts.dry_run,
+            "deleted": 0, "batches": 0, "longest_batch_ms": 0.0, "max_lock_ms": self.bound_ms,
+            **({"analyzed": True} if analyzed else {}),
+        }
+        if opts.show_summary or found == 0:
+            data["status_summary"] = await sql.status_summary(conn, self.table)
+        if found == 0 or up_to is None:
+            data.update(method=None, method_reason="nothing to delete")
+            return StepResult(total=0, data=data, message=_none_line(status))
+        await sql.ensure_rate_row(conn, self.schema, self.table)
+        rate = await sql.read_rate(conn, self.schema, self.table)
+        method, reason = sizing.choose_method(found, use_cursor=opts.use_cursor, rate=rate, bound_ms=self.bound_ms)
+        data.update(method=method, method_reason=reason, batch_size=opts.batch_size)
+        if opts.dry_run:
+            return StepResult(total=found, data=data, message=_found_line(found, status))
+        # Batches walk the primary key by `span` rows of any status: start with the span that holds
+        # about --batch-size matching rows.
+        everything = found if opts.status is WebhookStatus.ALL else await sql.count_rows(
+            conn, self.table, WebhookStatus.ALL, up_to
+        )
+        data["first_span"] = math.ceil(opts.batch_size * everything / found)
+        child = {"kind": "single"} if method == "single" else self._first_batch(data)
+        return StepResult(total=found, data=data, children=[child], message=_found_line(found, status))
+
+    @staticmethod
+    def _first_batch(data: dict[str, Any]) -> dict[str, Any]:
+        return {"kind": "batch", "cursor": sql.NO_CURSOR, "span": int(data["first_span"]), "rate": None}
+
+    # -- one statement --------------------------------------------------------------------
+    async def _single(self, step: Step[ClearOptions]) -> StepResult:
+        opts, conn = step.options, step.conn
+        up_to = int(step.data["up_to_id"])
+        step.status = "deleting in one statement"
+        started = time.monotonic()
+        try:
+            async with conn.transaction():  # a savepoint: a failed statement leaves the step usable
+                # Never queue behind another transaction's row locks (we would block others meanwhile);
+                # and in the automatic choice, never outlast the lock bound the estimate promised.
+                lock_was = await sql.set_local(conn, "lock_timeout", f"{sizing.lock_wait_ms(self.bound_ms)}ms")
+                timeout_was = None
+                if not opts.use_cursor:
+                    budget = f"{sizing.statement_ms(self.bound_ms):.0f}ms"
+                    timeout_was = await sql.set_local(conn, "statement_timeout", budget)
+                deleted = await sql.delete_all(conn, self.table, opts.status, up_to)
+                await sql.set_local(conn, "lock_timeout", lock_was)
+                if timeout_was is not None:
+                    await sql.set_local(conn, "statement_timeout", timeout_was)
+        except asyncpg.PostgresError as exc:
+            if is_outage(exc):
+                raise
+            reason = _short(exc)
+            return StepResult(
+                children=[self._first_batch(step.data)],
+                data={"method": "batched", "fallback": reason,
+                      "method_reason": f"{step.data.get('method_reason', '')}; the single statement failed ({reason})"},
+                message=f"Single DELETE failed ({reason}); falling back to batches of {opts.batch_size:,}",
+            )
+        elapsed_s = time.monotonic() - started
+        await sql.record_rate(conn, self.schema, self.table, deleted, elapsed_s)
+        return self._counted(step, deleted, last=True, data={
+            "batches": 0, "longest_batch_ms": round(elapsed_s * 1000, 1),
+        }, message=f"Deleted {deleted} records using raw SQL")
+
+    # -- keyset batches -------------------------------------------------------------------
+    async def _batch(self, step: Step[ClearOptions]) -> StepResult:
+        opts, conn = step.options, step.conn
+        cursor, span = int(step.payload["cursor"]), int(step.payload["span"])
+        up_to = int(step.data["up_to_id"])
+        step.status = f"deleting a batch ({span:,} ids from {cursor})"
+        waited_ms = await self._sit_out_checkpoint_sync(conn)
+        started = time.monotonic()
+        try:
+            async with conn.transaction():
+                # Wait only briefly for rows someone else holds: meanwhile ours stay locked too.
+                lock_was = await sql.set_local(conn, "lock_timeout", f"{sizing.lock_wait_ms(self.bound_ms)}ms")
+                batch = await sql.delete_batch(
+                    conn, self.table, opts.status, cursor, up_to, span, budget_ms=sizing.statement_ms(self.bound_ms)
+                )
+                await sql.set_local(conn, "lock_timeout", lock_was)
+        except asyncpg.LockNotAvailableError as exc:
+            # Someone holds some of these rows: wait and try again rather than block behind them.
+            raise RetryLater(LOCKED_RETRY_S, f"rows locked by another transaction ({_short(exc)})") from exc
+        except asyncpg.QueryCanceledError as exc:
+            if span <= sizing.MIN_BATCH:
+                raise JobFailed(
+                    f"deleting a single row takes longer than FERRY_JANITOR_MAX_LOCK_MS ({self.bound_ms} ms): "
+                    f"{_short(exc)}"
+                ) from exc
+            smaller = max(sizing.MIN_BATCH, span // 4)  # it would have outlasted the bound: shrink fast
+            spent_ms = (time.monotonic() - started) * 1000
+            return StepResult(
+                children=[{**step.payload, "span": smaller, "rate": None}],
+                data={
+                    "cancelled_batches": int(step.data.get("cancelled_batches", 0)) + 1,
+                    "longest_batch_ms": round(max(float(step.data.get("longest_batch_ms", 0.0)), spent_ms), 1),
+                    "checkpoint_wait_ms": round(float(step.data.get("checkpoint_wait_ms", 0.0)) + waited_ms),
+                },
+                message=f"Batch of {span:,} ids cancelled ({_short(exc)}); retrying with {smaller:,}",
+            )
+        elapsed_s = time.monotonic() - started
+        elapsed_ms = elapsed_s * 1000
+        if batch.deleted >= 1000:
+            await sql.record_rate(conn, self.schema, self.table, batch.deleted, elapsed_s)
+        # Sized in ids walked (what the time depends on): the matching rows among them follow.
+        next_span, rate = sizing.next_batch_size(span, span, elapsed_ms, self.bound_ms, step.payload.get("rate"))
+        children = [] if batch.last else [{"kind": "batch", "cursor": batch.cursor, "span": next_span, "rate": rate}]
+        deleted = int(step.data.get("deleted", 0)) + batch.deleted
+        total = max(step.total or 0, deleted)
+        pct = 100.0 * deleted / total if total else 100.0
+        return self._counted(step, batch.deleted, last=batch.last, children=children, data={
+            "method": "batched",
+            "batches": int(step.data.get("batches", 0)) + 1,
+            "longest_batch_ms": round(max(float(step.data.get("longest_batch_ms", 0.0)), elapsed_ms), 1),
+            "last_batch_rows": batch.deleted,
+            "checkpoint_wait_ms": round(float(step.data.get("checkpoint_wait_ms", 0.0)) + waited_ms),
+        }, message=f"Deleted {deleted}/{total} records ({pct:.1f}%) - Remaining: {total - deleted}")
+
+    @staticmethod
+    async def _sit_out_checkpoint_sync(conn: Conn) -> float:
+        """Wait (holding no lock on the table yet) while a checkpoint fsyncs; milliseconds waited."""
+        started = time.monotonic()
+        for _ in range(int(CHECKPOINT_WAIT_MAX_S / CHECKPOINT_POLL_S)):  # polling the server: no event to await
+            if not await sql.checkpoint_syncing(conn):
+                break
+            await asyncio.sleep(CHECKPOINT_POLL_S)
+        return (time.monotonic() - started) * 1000
+
+    @staticmethod
+    def _counted(
+        step: Step[ClearOptions], deleted_now: int, *, last: bool, data: dict[str, Any], message: str,
+        children: list[dict[str, Any]] | None = None,
+    ) -> StepResult:
+        """Count this step's deletions, keeping total = deleted + skipped when the job ends.
+
+        Rows counted at plan time may be gone by the time their batch runs (deleted by someone
+        else, or their status changed): the last step reports them as skipped. Rows that gained
+        the status meanwhile grow the total instead.
+        """
+        deleted = int(step.data.get("deleted", 0)) + deleted_now
+        total = step.total or 0
+        return StepResult(
+            succeeded=deleted_now,
+            add_total=max(0, deleted - total),
+            skipped=max(0, total - deleted) if last else 0,
+            children=children or [],
+            data={**data, "deleted": deleted, **({"vanished": max(0, total - deleted)} if last else {})},
+            message=message,
+        )
+
+    def summary_line(self, job: dict[str, Any]) -> str:
+        data = job.get("data") or {}
+        status = data.get("status", "?")
+        if not data.get("found"):
+            return _none_line(status)
+        if data.get("dry_run"):
+            return "DRY RUN MODE - No records will be deleted"
+        line = f"Successfully deleted {int(job.get('succeeded') or 0):,} {MODEL} records with status '{status}'"
+        if data.get("vanished"):
+            line += f" ({data['vanished']:,} counted rows were already gone)"
+        return line
+
