@@ -4,11 +4,13 @@ Validated offline against their schemas (the Compose specification, Kubernetes' 
 checked for one name end to end: every service folder in services/ has its console script
 `ferry-<folder>`, a Procfile line `<folder>:`, a compose service `<folder>` built from
 deploy/Dockerfile, and a manifest deploy/base/<folder>.yaml with probes, resources and a locked-down
-security context.
+security context. The GitHub sandbox (`ferry-sandbox`, part of shared's `ferry`) is not a service
+folder but runs beside them: in the Procfile, in compose, and in the local overlay.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shlex
 import subprocess
@@ -26,6 +28,8 @@ DEPLOY = ROOT / "deploy"
 BASE = DEPLOY / "base"
 SERVICES = sorted(p.parent.name for p in (ROOT / "services").glob("*/pyproject.toml"))
 INFRA_SERVICES = {"rabbitmq", "postgres"}  # compose services that are not ferry's own
+SANDBOX = "sandbox"  # the fake GitHub: a Procfile line and a compose service, but no service folder
+SANDBOX_DEMO_TOKEN = re.compile(r"ghp_sandbox[A-Za-z]+\d+")  # `ferry-sandbox --print-config`: fake ones
 
 
 def run(*command: str) -> subprocess.CompletedProcess[str]:
@@ -151,13 +155,51 @@ def test_one_name_end_to_end(service: str) -> None:
 
 def test_procfile_and_compose_run_only_real_services_on_distinct_ports() -> None:
     entries = procfile()
-    assert sorted(entries) == SERVICES, "Procfile names a service that has no folder, or misses one"
-    ports = [re.search(r"FERRY_HTTP_PORT=(\d+)", command) for command in entries.values()]
+    assert sorted(set(entries) - {SANDBOX}) == SERVICES, "Procfile names a service that has no folder, or misses one"
+    ports = [re.search(r"FERRY_(?:HTTP|SANDBOX)_PORT=(\d+)", command) for command in entries.values()]
     assert all(ports), "every Procfile line sets its own FERRY_HTTP_PORT"
     numbers = [m[1] for m in ports if m]
     assert len(set(numbers)) == len(numbers), f"Procfile ports collide: {numbers}"
     assert entries["status"].find("FERRY_HTTP_PORT=8000") >= 0, "status keeps 8000, where the CLI looks"
-    assert sorted(set(compose()["services"]) - INFRA_SERVICES) == SERVICES
+    assert sorted(set(compose()["services"]) - INFRA_SERVICES - {SANDBOX}) == SERVICES
+
+
+def test_sandbox_runs_beside_the_services_and_gh_seeder_defaults_to_it() -> None:
+    command = procfile().get(SANDBOX)
+    assert command is not None, "Procfile has no line `sandbox: ...`"
+    assert re.search(r"(^|\s)ferry-sandbox(\s|$)", command), f"Procfile sandbox runs {command!r}"
+    assert "FERRY_SANDBOX_PORT=8765" in command
+    assert "http://127.0.0.1:8765" in procfile()["gh-seeder"], "gh-seeder does not default to the sandbox"
+
+    services = compose()["services"]
+    sandbox = services[SANDBOX]
+    assert sandbox["build"]["dockerfile"] == "deploy/Dockerfile"
+    assert sandbox["build"]["args"]["SCRIPT"] == "ferry-sandbox"
+    assert sandbox["build"]["args"]["SERVICE"] in SERVICES
+    assert sandbox["environment"]["FERRY_SANDBOX_HOST"] == "0.0.0.0"
+    seeder = services["gh-seeder"]
+    assert seeder["depends_on"][SANDBOX]["condition"] == "service_healthy"
+    assert "http://sandbox:8765" in " ".join(seeder["entrypoint"])
+
+    local = DEPLOY / "overlays" / "local"
+    assert (local / "sandbox.yaml").resolve() in kustomize_resources(local)
+    assert "FERRY_GITHUB_API_URL=http://ferry-sandbox:8765" in (local / "kustomization.yaml").read_text()
+    assert BASE / "sandbox.yaml" not in manifests(), "the sandbox belongs in the local overlay, not the base"
+
+    tokens = {
+        t
+        for account in json.loads(run(str(BIN / "ferry-sandbox"), "--print-config").stdout)["accounts"]
+        for t in account["tokens"]
+    }
+    demo = ",".join(sorted(tokens))
+    for where, text in [
+        ("Procfile", procfile()["gh-seeder"]),
+        ("compose.yaml", " ".join(seeder["entrypoint"])),
+        ("secret.example.env", (local / "secret.example.env").read_text()),
+    ]:
+        found = re.search(r"ghp_sandbox[^\s;\"']*", text)
+        assert found, f"{where} lacks the sandbox's tokens"
+        assert ",".join(sorted(found[0].split(","))) == demo, f"{where} has {found[0]}, not the sandbox's {demo}"
 
 
 def test_workloads_are_locked_down_and_probed() -> None:
@@ -174,7 +216,11 @@ def test_workloads_are_locked_down_and_probed() -> None:
                 assert security["capabilities"]["drop"] == ["ALL"], where
                 assert {"cpu", "memory"} <= set(container["resources"]["limits"]), where
                 assert {"cpu", "memory"} <= set(container["resources"]["requests"]), where
-                if doc["kind"] == "Deployment":
+                if doc["kind"] == "Deployment" and doc["metadata"]["name"] == f"ferry-{SANDBOX}":
+                    # The fake GitHub has no /healthz; its admin endpoint answers while it lives.
+                    assert container["livenessProbe"]["httpGet"]["path"] == "/_sandbox/config", where
+                    assert container["readinessProbe"]["httpGet"]["path"] == "/_sandbox/config", where
+                elif doc["kind"] == "Deployment":
                     assert container["livenessProbe"]["httpGet"]["path"] == "/healthz", where
                     assert container["readinessProbe"]["httpGet"]["path"] == "/readyz", where
 
@@ -185,7 +231,8 @@ def test_example_secret_names_every_secret_and_holds_no_real_one() -> None:
         line.split("=", 1) for line in example.read_text().splitlines() if line.strip() and not line.startswith("#")
     )
     assert set(keys) == {"FERRY_AMQP_URL", "FERRY_DATABASE_URL", "FERRY_API_TOKEN", "FERRY_GITHUB_TOKENS"}
-    assert not re.search(r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_", example.read_text()), "a real token?"
+    text = SANDBOX_DEMO_TOKEN.sub("", example.read_text())  # the sandbox's fake tokens may stay
+    assert not re.search(r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_", text), "a real token?"
     referenced = {
         ref["secretKeyRef"]["key"]
         for path in manifests()

@@ -25,7 +25,7 @@ def test_secrets_are_masked_everywhere(json_logs: None, capsys: pytest.CaptureFi
     log = configure_logging("telemetry-janitor", FerrySettings())
     log.info("calling with other-secret-token", url="amqp://ferry:rabbit-pass@broker:5672/", api_token="x" * 10)
     log.warning("header was", headers={"Authorization": "Bearer s3cret-api-token"}, text=f"token {TOKEN}")
-    logging.getLogger("faststream").error("stdlib says postgresql://app:db-pass-123@db/app")
+    logging.getLogger("some.library").error("stdlib says postgresql://app:db-pass-123@db/app")
     try:
         raise RuntimeError(f"boom with {TOKEN}")
     except RuntimeError:

@@ -127,7 +127,8 @@ def create_app(spec: JobServiceSpec, settings: FerrySettings) -> FastAPI:
         await prepare_database(spec, settings)
         pool = await create_pool(settings.database_url.get_secret_value(), max_size=settings.step_concurrency + 4)
         broker = make_broker(settings, app_id=spec.service)
-        runtime = JobRuntime(spec.service, spec.handlers(pool, settings), pool, Publisher(broker))
+        handlers = spec.handlers(pool, settings)
+        runtime = JobRuntime(spec.service, handlers, pool, Publisher(broker))
         subscribe(broker, runtime, settings.step_concurrency)
         await broker.connect()
         await declare_parking(broker, spec.service)
@@ -143,6 +144,10 @@ def create_app(spec: JobServiceSpec, settings: FerrySettings) -> FastAPI:
             with contextlib.suppress(asyncio.CancelledError):
                 await relay
             await broker.stop()
+            for handler in handlers:  # handlers holding resources (HTTP clients) may close them
+                aclose = getattr(handler, "aclose", None)
+                if aclose is not None:
+                    await aclose()
             await pool.close()
 
     app = FastAPI(title=f"ferry {spec.service}", lifespan=lifespan)

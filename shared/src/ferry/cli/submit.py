@@ -43,7 +43,9 @@ def build_options(model: type[OptionsT], **values: Any) -> OptionsT:
         return model(**values)
     except ValidationError as exc:
         first = exc.errors()[0]
-        field = str(first["loc"][0]) if first["loc"] else ""
+        if not first["loc"]:  # a rule across several flags: its message names them
+            raise typer.BadParameter(str(first["msg"]).removeprefix("Value error, ")) from None
+        field = str(first["loc"][0])
         given = values.get(field, first.get("input"))
         raise typer.BadParameter(f"{given!r}: {first['msg']}", param_hint=f"'{flag(field)}'") from None
 

@@ -12,6 +12,7 @@ from ferry.contracts.events import (
 )
 from ferry.contracts.janitor import ClearOptions, SeedDemoOptions, WebhookStatus
 from ferry.contracts.registry import COMMANDS, CommandSpec, UnknownCommand, command_spec, services
+from ferry.contracts.seeder import SeedOptions
 
 __all__ = [
     "CANCEL",
@@ -29,6 +30,7 @@ __all__ = [
     "JobStatus",
     "Options",
     "SeedDemoOptions",
+    "SeedOptions",
     "UnknownCommand",
     "WebhookStatus",
     "command_spec",

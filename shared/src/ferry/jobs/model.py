@@ -81,7 +81,11 @@ class Step(Generic[O]):
 
 
 class JobHandler(Protocol[O]):
-    """A command's implementation: how to run each step of its jobs."""
+    """A command's implementation: how to run each step of its jobs.
+
+    A handler holding resources may also define `async def aclose()`: the service calls it at
+    shutdown, after its consumers have stopped.
+    """
 
     command: str
     """The command's name, e.g. `clear` (routing key `<service>.<command>`)."""

@@ -1,0 +1,22 @@
+"""What the seeder raises (on top of the job runtime's `ferry.jobs.errors` and the GitHub client's).
+
+    SeederError            base of the seeder's own failures
+     ├── UnknownProject    --project names no preset of FERRY_GH_SEEDER_PROJECTS
+     └── CheckpointInvalid a --checkpoint-file exists but is not a checkpoint (or cannot be read)
+
+A plan step turns these into `JobFailed`, so the job fails with the message.
+"""
+
+from __future__ import annotations
+
+
+class SeederError(Exception):
+    """Base of the seeder's own failures."""
+
+
+class UnknownProject(SeederError):
+    """The project preset does not exist."""
+
+
+class CheckpointInvalid(SeederError):
+    """The checkpoint file cannot be used."""

@@ -1,0 +1,259 @@
+"""The limiter's consumer: answers acquire requests, applies feedback, saves the buckets.
+
+Hot path (FACTS: bare aio-pika is the fastest request/reply): one channel without publisher
+confirms; each request is reserved in memory and answered on its `reply_to` at once.
+
+Ownership. Every replica consumes the single-active-consumer queue; the broker delivers to one.
+A replica's first delivery makes it take the owner lock (a Postgres session advisory lock) and
+load the buckets, so it carries on from the last save of the replica before it. The lock makes a
+graceful hand-over exact: the leaving replica stops consuming, saves, and only then unlocks. A
+replica killed outright loses at most `rate_limiter_save_ms` of reservations; pauses are saved
+before the feedback that caused them is acknowledged, so a pause is never lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Any
+
+import aio_pika
+import aio_pika.abc
+import asyncpg
+import structlog
+from prometheus_client import Counter, Gauge, Histogram
+from pydantic import ValidationError
+
+from ferry.contracts.ratelimit import AcquireReply, AcquireRequest, UpstreamFeedback
+from ferry.ratelimit import wire
+from ferry.ratelimit.core import TokenBuckets
+from ferry_rate_limiter import store
+from ferry_rate_limiter.settings import RateLimiterSettings
+
+log = structlog.get_logger(__name__)
+
+ACQUIRES = Counter("ferry_ratelimit_acquires_total", "Acquire requests answered", ["outcome"])
+FEEDBACK = Counter("ferry_ratelimit_feedback_total", "Upstream feedback applied", ["outcome"])
+WAITS = Histogram(
+    "ferry_ratelimit_wait_seconds", "Waits handed out", buckets=(0, 0.01, 0.1, 0.5, 1, 5, 30, 60, 300, 3600)
+)
+OWNER = Gauge("ferry_ratelimit_owner", "1 while this replica owns the buckets (is the active consumer)")
+BUCKETS = Gauge("ferry_ratelimit_buckets", "Buckets held in memory")
+SAVE_ERRORS = Counter("ferry_ratelimit_save_errors_total", "Failed saves of bucket state (retried)")
+
+
+class LimiterServer:
+    """One replica of the limiter: consumer, owner lock, write-behind of the buckets."""
+
+    def __init__(self, buckets: TokenBuckets, pool: asyncpg.Pool, settings: RateLimiterSettings) -> None:
+        self.buckets = buckets
+        self.pool = pool
+        self.settings = settings
+        self.owner = False
+        self._owner_conn: asyncpg.Connection | None = None
+        self._owner_lock = asyncio.Lock()
+        self._save_lock = asyncio.Lock()
+        self._save_now = asyncio.Event()
+        self._unacked_feedback: list[aio_pika.abc.AbstractIncomingMessage] = []
+        self._connection: aio_pika.abc.AbstractRobustConnection | None = None
+        self._channel: aio_pika.abc.AbstractRobustChannel | None = None
+        self._queue: aio_pika.abc.AbstractQueue | None = None
+        self._consumer_tag: str | None = None
+        self._saver: asyncio.Task[None] | None = None
+        self._inflight = 0
+
+    # -- lifecycle -----------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, declare the queue and consume it (as the active consumer or a standby)."""
+        url = self.settings.amqp_url.get_secret_value()
+        self._connection = await aio_pika.connect_robust(url, client_properties={"connection_name": "rate-limiter"})
+        channel = await self._connection.channel(publisher_confirms=False)
+        assert isinstance(channel, aio_pika.abc.AbstractRobustChannel)
+        self._channel = channel
+        await channel.set_qos(prefetch_count=self.settings.rate_limiter_prefetch)
+        self._queue = await wire.declare_queue(channel)
+        # Lost the broker: another replica may become active, so give up ownership (after saving).
+        self._connection.close_callbacks.add(self._on_lost)
+        channel.reopen_callbacks.add(self._on_lost)
+        self._consumer_tag = await self._queue.consume(self._on_message)
+        self._saver = asyncio.create_task(self._save_loop(), name="rate-limiter-saver")
+        log.info("rate limiter consuming", queue=wire.QUEUE)
+
+    async def stop(self) -> None:
+        """Hand over cleanly: stop consuming, finish in-flight messages, save, unlock, disconnect."""
+        if self._queue is not None and self._consumer_tag is not None:
+            with contextlib.suppress(Exception):
+                await self._queue.cancel(self._consumer_tag)
+            self._consumer_tag = None
+        for _ in range(100):
+            if not self._inflight:
+                break
+            await asyncio.sleep(0.01)
+        if self._saver is not None:
+            self._saver.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._saver
+        await self._release()
+        if self._connection is not None:
+            await self._connection.close()
+
+    def consuming(self) -> bool:
+        """True while the consumer is registered on an open channel (active or standby)."""
+        channel, connection = self._channel, self._connection
+        return (
+            self._consumer_tag is not None and channel is not None and not channel.is_closed
+            and connection is not None and not connection.is_closed
+        )
+
+    # -- deliveries ----------------------------------------------------------------------------
+
+    async def _on_message(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        self._inflight += 1
+        try:
+            if not self.owner:
+                try:
+                    await self._take_over()
+                except Exception as exc:  # Postgres unreachable: fail closed, clients wait and ask again
+                    log.warning("cannot take over the buckets yet", error=repr(exc))
+                    await asyncio.sleep(1.0)
+                    await message.nack(requeue=message.type == wire.FEEDBACK)
+                    return
+            if message.type == wire.FEEDBACK:
+                self._on_feedback(message)
+            else:
+                await self._on_acquire(message)
+        finally:
+            self._inflight -= 1
+
+    async def _on_acquire(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            request = AcquireRequest.model_validate_json(message.body)
+        except ValidationError as exc:
+            log.warning("invalid acquire request dropped", error=str(exc)[:500])
+            ACQUIRES.labels("invalid").inc()
+            await message.ack()
+            return
+        grant = self.buckets.acquire(request.key, request.tokens, rate=request.rate, burst=request.burst)
+        reply = AcquireReply(key=grant.key, wait_s=grant.wait_s, paused_until=grant.paused_until, due_at=grant.due_at)
+        if message.reply_to:
+            assert self._channel is not None
+            await self._channel.default_exchange.publish(
+                aio_pika.Message(
+                    reply.model_dump_json().encode(), correlation_id=message.correlation_id,
+                    content_type="application/json", delivery_mode=aio_pika.DeliveryMode.NOT_PERSISTENT,
+                ),
+                routing_key=message.reply_to, mandatory=False,
+            )
+        await message.ack()
+        ACQUIRES.labels("paused" if grant.paused_until else "wait" if grant.wait_s > 0 else "now").inc()
+        WAITS.observe(grant.wait_s)
+
+    def _on_feedback(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
+        try:
+            feedback = UpstreamFeedback.model_validate_json(message.body)
+        except ValidationError as exc:
+            log.warning("invalid feedback dropped", error=str(exc)[:500])
+            FEEDBACK.labels("invalid").inc()
+            self._unacked_feedback.append(message)
+            return
+        paused = self.buckets.feedback(feedback)
+        # Acknowledged only once saved: a feedback in RabbitMQ or in Postgres, never in neither.
+        self._unacked_feedback.append(message)
+        if paused:
+            until = self.buckets.paused_until(feedback.key)
+            log.warning(
+                "key paused by its upstream", key=feedback.key, status=feedback.status,
+                paused_s=round((until or time.time()) - time.time(), 1), secondary=feedback.secondary,
+                retry_after_s=feedback.retry_after_s,
+            )
+            self._save_now.set()
+        FEEDBACK.labels("paused" if paused else "applied").inc()
+
+    # -- ownership -----------------------------------------------------------------------------
+
+    async def _take_over(self) -> None:
+        """Become the owner: take the lock (waiting for a leaving owner to save), load the buckets."""
+        async with self._owner_lock:
+            if self.owner:
+                return
+            started = time.monotonic()
+            if self._owner_conn is None or self._owner_conn.is_closed():
+                self._owner_conn = await asyncpg.connect(self.settings.database_url.get_secret_value(), timeout=5)
+            conn = self._owner_conn
+            logged = False
+            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", store.OWNER_LOCK, timeout=5):
+                if not logged:
+                    log.info("waiting for the previous owner of the buckets to hand over")
+                    logged = True
+                await asyncio.sleep(0.05)
+            self.buckets.replace(await store.load(conn))
+            self.owner = True
+            OWNER.set(1)
+            BUCKETS.set(len(self.buckets.buckets))
+            log.info(
+                "rate limiter active: buckets loaded", buckets=len(self.buckets.buckets),
+                paused=sorted(k for k in self.buckets.buckets if self.buckets.paused_until(k)),
+                took_ms=round((time.monotonic() - started) * 1000, 1),
+            )
+
+    async def _release(self) -> None:
+        """Save what is pending and give up ownership (the next owner loads it)."""
+        async with self._owner_lock:
+            if not self.owner:
+                return
+            with contextlib.suppress(Exception):
+                await self.save()
+            self.owner = False
+            OWNER.set(0)
+            if self._owner_conn is not None:
+                with contextlib.suppress(Exception):
+                    await self._owner_conn.close(timeout=2)
+                self._owner_conn = None
+            log.info("rate limiter released the buckets")
+
+    def _on_lost(self, *_: Any) -> None:
+        if self.owner:
+            task = asyncio.ensure_future(self._release())
+            task.add_done_callback(lambda t: t.cancelled() or t.exception())
+
+    # -- write-behind --------------------------------------------------------------------------
+
+    async def save(self) -> None:
+        """Save changed buckets, then acknowledge the feedback they include."""
+        async with self._save_lock:
+            changed = self.buckets.take_dirty()
+            acks, self._unacked_feedback = self._unacked_feedback, []
+            try:
+                async with self.pool.acquire() as conn:
+                    await store.save(conn, changed)
+            except Exception:
+                SAVE_ERRORS.inc()
+                self.buckets.dirty.update(changed)
+                self._unacked_feedback[:0] = acks
+                raise
+            for message in acks:
+                with contextlib.suppress(Exception):  # its channel may be gone: then it is redelivered
+                    await message.ack()
+
+    async def _save_loop(self) -> None:
+        interval = self.settings.rate_limiter_save_ms / 1000
+        next_prune = time.monotonic() + self.settings.rate_limiter_prune_s
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._save_now.wait(), interval)
+            self._save_now.clear()
+            if not self.owner:
+                continue
+            try:
+                await self.save()
+                if time.monotonic() >= next_prune:
+                    next_prune = time.monotonic() + self.settings.rate_limiter_prune_s
+                    gone = self.buckets.prune()
+                    async with self.pool.acquire() as conn:
+                        await store.forget(conn, gone)
+                BUCKETS.set(len(self.buckets.buckets))
+            except Exception as exc:
+                log.warning("saving the buckets failed, retrying", error=repr(exc))
+                await asyncio.sleep(min(1.0, interval * 5))

@@ -1,0 +1,53 @@
+"""The buckets in Postgres (schema `rate_limiter`), so a standby carries on where the active left."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import asyncpg
+
+from ferry.db import Conn, Migration, migrate, migrations_in, schema_name
+from ferry.ratelimit.bucket import Bucket
+from ferry_rate_limiter import SERVICE
+
+SCHEMA = schema_name(SERVICE)
+OWNER_LOCK = f"ferry.{SCHEMA}.owner"
+"""Session advisory lock held by the replica that owns the buckets (see `server`)."""
+
+_FIELDS = (
+    "rate", "burst", "level", "origin", "paused_until", "strikes", "strike_until",
+    "cap_rate", "cap_until", "cap_remaining", "touched",
+)
+_UPSERT = (
+    f'INSERT INTO "{SCHEMA}".buckets (key, {", ".join(_FIELDS)}, saved_at) '
+    f"VALUES ($1, {', '.join(f'${i}' for i in range(2, len(_FIELDS) + 2))}, now()) "
+    f"ON CONFLICT (key) DO UPDATE SET {', '.join(f'{f} = EXCLUDED.{f}' for f in _FIELDS)}, saved_at = now()"
+)
+
+
+def migrations() -> list[Migration]:
+    return migrations_in("ferry_rate_limiter")
+
+
+async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
+    return await migrate(conn, SCHEMA, migrations())
+
+
+async def load(conn: Conn) -> list[tuple[str, Bucket]]:
+    """Every saved bucket."""
+    rows = await conn.fetch(f'SELECT key, {", ".join(_FIELDS)} FROM "{SCHEMA}".buckets')
+    return [(row["key"], Bucket(**{f: row[f] for f in _FIELDS})) for row in rows]
+
+
+async def save(conn: Conn, buckets: Mapping[str, Bucket]) -> None:
+    """Upsert these buckets' state."""
+    if buckets:
+        await conn.executemany(
+            _UPSERT, [(key, *(getattr(b, f) for f in _FIELDS)) for key, b in sorted(buckets.items())]
+        )
+
+
+async def forget(conn: Conn, keys: list[str]) -> None:
+    """Delete buckets the service pruned (nothing pending in them)."""
+    if keys:
+        await conn.execute(f'DELETE FROM "{SCHEMA}".buckets WHERE key = ANY($1::text[])', keys)

@@ -1,0 +1,61 @@
+"""`ferry gh-seeder seed ...`: crawl GitHub pull requests with checkpoints (seeds/gh-seeder.md)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ferry.cli.context import Deps, Output, guard
+from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
+from ferry.cli.submit import build_options, submit
+from ferry.contracts import SeedOptions
+
+SERVICE = "gh-seeder"
+
+
+def register(app: typer.Typer, deps: Deps) -> None:
+    sub = typer.Typer(name=SERVICE, help="Crawl GitHub pull requests with checkpoints.", no_args_is_help=True)
+    app.add_typer(sub)
+
+    @sub.command("seed")
+    @guard
+    def seed(
+        project: Annotated[
+            str | None, typer.Option("--project", help="A preset of repositories (FERRY_GH_SEEDER_PROJECTS).")
+        ] = None,
+        repo: Annotated[str | None, typer.Option("--repo", help="One repository, OWNER/NAME.")] = None,
+        checkpoint_file: Annotated[
+            Path | None,
+            typer.Option(
+                "--checkpoint-file",
+                help="seed_real_projects' JSON checkpoint: read at start, rewritten as the crawl goes "
+                "(on the worker's filesystem; made absolute here).",
+            ),
+        ] = None,
+        max_prs: Annotated[int | None, typer.Option("--max-prs", help="At most N pull requests per repo.")] = None,
+        days_back: Annotated[
+            int | None, typer.Option("--days-back", help="Only pull requests created in the last N days.")
+        ] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help="List and count; fetch nothing else.")] = False,
+        wait: WaitFlag = False,
+        json_output: JsonFlag = False,
+        job_id: JobIdOption = None,
+    ) -> None:
+        """Crawl pull requests, reviews, commits and files (replaces seed_real_projects)."""
+        output = Output(json_mode=json_output)
+        options = build_options(
+            SeedOptions,
+            project=project,
+            repo=repo,
+            checkpoint_file=str(checkpoint_file.resolve()) if checkpoint_file else None,
+            max_prs=max_prs,
+            days_back=days_back,
+            dry_run=dry_run,
+        )
+        code = submit(
+            deps, output, deps.load_settings(), service=SERVICE, command="seed", options=options, job_id=job_id,
+            wait=wait,
+        )
+        raise typer.Exit(code)
