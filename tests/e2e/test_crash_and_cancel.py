@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,7 +17,7 @@ from tests.support.infra import Infra
 from tests.support.processes import running_service
 
 # Small lock bound: many short batches, so the job is long enough to interrupt.
-SLOW_JANITOR = {"FERRY_JANITOR_MAX_LOCK_MS": "20"}
+SLOW_JANITOR = {"FERRY_JANITOR_MAX_LOCK_MS": "10"}
 
 
 @pytest.fixture
@@ -76,7 +77,7 @@ def test_a_janitor_killed_mid_job_finishes_after_restart_with_exact_counts(slow_
 @pytest.mark.slow
 def test_cancel_mid_job_stops_between_batches_and_reports_what_was_done(slow_stack: Stack) -> None:
     stack = slow_stack
-    before = stack.seed(400_000)
+    before = stack.seed(1_000_000)  # long enough that the cancel lands mid-job
     job_id = _start_clear(stack, "PENDING")
     _wait_progress(stack, job_id, at_least=1)
     cancelled = stack.ferry("cancel", job_id)
@@ -90,3 +91,30 @@ def test_cancel_mid_job_stops_between_batches_and_reports_what_was_done(slow_sta
     assert stack.counts()["PENDING"] == remaining  # and nothing more is deleted afterwards
     shown = stack.ferry("job", job_id)
     assert "cancelled" in shown.stdout
+
+
+def _restart_rabbitmq() -> None:
+    """Stop and start the RabbitMQ application: every connection drops, queues are recovered."""
+    subprocess.run(["rabbitmqctl", "-q", "stop_app"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["rabbitmqctl", "-q", "start_app"], check=True, capture_output=True, timeout=120)
+    subprocess.run(["rabbitmqctl", "-q", "await_startup"], check=True, capture_output=True, timeout=120)
+
+
+@pytest.mark.slow
+@pytest.mark.disruptive
+def test_a_job_running_through_a_broker_restart_completes_with_exact_counts(slow_stack: Stack) -> None:
+    stack = slow_stack
+    before = stack.seed(400_000)
+    job_id = _start_clear(stack, "PENDING")
+    _wait_progress(stack, job_id, at_least=1)
+    assert stack.counts()["PENDING"] > 0, "the job finished before the restart; make it longer"
+    _restart_rabbitmq()
+    for service in (stack.status, stack.janitor):  # both get their consumers back
+        service.wait_ready(timeout=60)
+    done = stack.wait_job(job_id, {"completed", "failed", "cancelled"}, timeout=180)
+    assert done["status"] == "completed"
+    assert stack.counts() == {**before, "PENDING": 0}
+    assert done["succeeded"] == before["PENDING"]
+    events = httpx.get(f"{stack.status.url}/jobs/{job_id}/events", timeout=10).json()["items"]
+    seqs = [e["seq"] for e in events]
+    assert seqs == sorted(set(seqs))  # stored once each, in order

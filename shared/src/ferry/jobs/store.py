@@ -12,7 +12,7 @@ import asyncpg
 
 from ferry.contracts import EventType, JobEvent
 from ferry.db import Conn, schema_name
-from ferry.jobs.model import StepMessage
+from ferry.jobs.model import PLAN, StepMessage
 from ferry.topology import EVENTS
 
 EVENTS_EXCHANGE = EVENTS.name
@@ -47,7 +47,7 @@ class JobStore:
             return None
         await conn.execute(
             f"INSERT INTO {self._steps} (job_id, step_no, payload) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-            job_id, {"kind": "plan"},
+            job_id, PLAN,
         )
         return row
 
@@ -65,16 +65,6 @@ class JobStore:
         )
         assert row is not None
         return row
-
-    async def steps_in_flight(self, conn: Conn, job_id: UUID) -> int:
-        """Open steps whose row another transaction holds (i.e. being worked on right now)."""
-        open_steps = await conn.fetchval(f"SELECT count(*) FROM {self._steps} WHERE job_id = $1 AND NOT done", job_id)
-        lockable = await conn.fetchval(
-            f"SELECT count(*) FROM (SELECT 1 FROM {self._steps} WHERE job_id = $1 AND NOT done"
-            " FOR UPDATE SKIP LOCKED) s",
-            job_id,
-        )
-        return int(open_steps) - int(lockable)
 
     async def advance(
         self, conn: Conn, job_id: UUID, *, events: int, state: str | None = None,
@@ -123,13 +113,6 @@ class JobStore:
             [(job_id, n, parent, p) for n, p in zip(numbers, payloads, strict=True)],
         )
         return numbers
-
-    async def open_children(self, conn: Conn, job_id: UUID, parent: int) -> list[int]:
-        rows = await conn.fetch(
-            f"SELECT step_no FROM {self._steps} WHERE job_id = $1 AND parent = $2 AND NOT done ORDER BY step_no",
-            job_id, parent,
-        )
-        return [r["step_no"] for r in rows]
 
     async def open_steps(self, conn: Conn, job_id: UUID) -> list[int]:
         rows = await conn.fetch(

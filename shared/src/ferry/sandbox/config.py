@@ -115,13 +115,19 @@ class SandboxConfig(_Model):
 
 
 def default_config() -> SandboxConfig:
-    """What `ferry-sandbox` serves without --config: three accounts and a few repositories."""
+    """What `ferry-sandbox` serves without --config: three accounts and a few repositories.
+
+    GitHub's quota (5,000 an hour) paced evenly allows ~1.4 requests/s per account: a demo
+    crawl of 250 pull requests would take minutes. The demo accounts get 5,000 per 10 minutes
+    instead; `--config` with `window_s: 3600` gives GitHub's real pace.
+    """
+    demo_tokens = {
+        "octo-alice": "ghp_sandboxAlice000000000000000000000001",
+        "octo-bob": "ghp_sandboxBob00000000000000000000000002",
+        "octo-carol": "ghp_sandboxCarol000000000000000000000003",
+    }
     return SandboxConfig(
-        accounts=[
-            AccountConfig(login="octo-alice", tokens=["ghp_sandboxAlice000000000000000000000001"]),
-            AccountConfig(login="octo-bob", tokens=["ghp_sandboxBob00000000000000000000000002"]),
-            AccountConfig(login="octo-carol", tokens=["ghp_sandboxCarol000000000000000000000003"]),
-        ],
+        accounts=[AccountConfig(login=login, tokens=[token], window_s=600.0) for login, token in demo_tokens.items()],
         repos=[
             RepoConfig(owner="posthog", name="posthog", pulls=250),
             RepoConfig(owner="posthog", name="posthog-js", pulls=120),
