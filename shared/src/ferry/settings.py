@@ -49,9 +49,6 @@ class FerrySettings(BaseSettings):
     step_concurrency: int = Field(
         4, ge=1, le=256, description="Steps one replica works on at once (the work queue's prefetch)."
     )
-    delivery_limit: int = Field(
-        10, ge=1, description="Deliveries of one message before RabbitMQ dead-letters it to ferry.dlx."
-    )
 
     @field_validator("github_tokens", mode="before")
     @classmethod

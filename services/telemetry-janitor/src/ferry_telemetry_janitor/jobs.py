@@ -59,6 +59,7 @@ class ClearJob:
         self.table_name = settings.janitor_table
         self.bound_ms = settings.janitor_max_lock_ms
         self.schema = schema_name(SERVICE)
+        self.wal_compression = True  # until Postgres refuses it to this role (then never asked again)
 
     async def run_step(self, step: Step[ClearOptions]) -> StepResult:
         if step.is_plan:
@@ -116,6 +117,8 @@ class ClearJob:
         opts, conn = step.options, step.conn
         up_to = int(step.data["up_to_id"])
         step.status = "deleting in one statement"
+        if self.wal_compression:
+            self.wal_compression = await sql.compress_wal(conn)
         started = time.monotonic()
         try:
             async with conn.transaction():  # a savepoint: a failed statement leaves the step usable
@@ -153,6 +156,8 @@ class ClearJob:
         up_to = int(step.data["up_to_id"])
         step.status = f"deleting a batch ({span:,} ids from {cursor})"
         waited_ms = await self._sit_out_checkpoint_sync(conn)
+        if self.wal_compression:
+            self.wal_compression = await sql.compress_wal(conn)
         started = time.monotonic()
         try:
             async with conn.transaction():

@@ -9,10 +9,10 @@ leaving the rest of the bound as a margin.
 
 from __future__ import annotations
 
-TARGET_SHARE = 0.4
+TARGET_SHARE = 0.25
 """A batch aims at this share of the lock bound: the rest absorbs the checkpoint written in the same
-transaction and the batch-to-batch noise of a busy machine (checkpoints, WAL flushes), which was
-seen to reach 2x here."""
+transaction and the stalls of a busy disk (checkpoints, WAL segment writes), which were seen to add
+300-400 ms to a batch here; smaller batches cost little throughput (bench/README.md)."""
 SMOOTHING = 0.5
 """Weight of the newest batch in the smoothed speed."""
 MAX_GROWTH = 2.0
