@@ -34,7 +34,9 @@ def test_clear_error_force_wait_deletes_exactly_the_error_rows(stack: Stack) -> 
     assert (job["total"], job["processed"], job["succeeded"], job["failed"]) == (before["ERROR"],) * 3 + (0,)
     assert job["result"]["deleted"] == before["ERROR"]
     assert job["progress"] == 100
-    assert job["duration_s"] is not None
+    assert job["duration_s"] > 0
+    assert job["requested_by"].startswith("cli:")
+    assert job["options"]["status"] == "ERROR"
 
 
 def test_dry_run_deletes_nothing_and_reports_the_count(stack: Stack) -> None:

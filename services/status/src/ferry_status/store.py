@@ -37,9 +37,9 @@ WITH incoming AS (
     SELECT * FROM unnest(
         $1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[],
         $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::text[], $16::text[],
-        $17::text[]
+        $17::text[], $18::text[], $19::text[]
     ) AS t(event_id, job_id, seq, type, service, command, at, body, status, total, processed, succeeded,
-           failed, skipped, message, error, result)
+           failed, skipped, message, error, result, requested_by, options)
 ), ins AS (
     INSERT INTO {EVENTS} (event_id, job_id, seq, type, service, command, at, body)
     SELECT event_id, job_id, seq, type, service, command, at, body::json FROM incoming
@@ -50,15 +50,17 @@ WITH incoming AS (
 ), span AS (
     SELECT job_id, min(at) AS first_at,
            min(at) FILTER (WHERE status = 'running') AS started_at,
-           min(at) FILTER (WHERE status IN {_FINISHED}) AS finished_at
+           min(at) FILTER (WHERE status IN {_FINISHED}) AS finished_at,
+           max(requested_by) AS requested_by, max(options) AS options
     FROM fresh GROUP BY job_id
 ), latest AS (
     SELECT DISTINCT ON (job_id) * FROM fresh ORDER BY job_id, seq DESC
 ), up AS (
     INSERT INTO {JOBS} AS j (job_id, service, command, status, total, processed, succeeded, failed, skipped,
-        last_seq, message, error, result, created_at, started_at, finished_at, updated_at)
+        last_seq, message, error, result, created_at, started_at, finished_at, updated_at, requested_by, options)
     SELECT l.job_id, l.service, l.command, l.status, l.total, l.processed, l.succeeded, l.failed, l.skipped,
-        l.seq, l.message, l.error, l.result::jsonb, s.first_at, s.started_at, s.finished_at, now()
+        l.seq, l.message, l.error, l.result::jsonb, s.first_at, s.started_at, s.finished_at, now(),
+        s.requested_by, s.options::jsonb
     FROM latest l JOIN span s USING (job_id)
     ON CONFLICT (job_id) DO UPDATE SET
         {", ".join(_adopted(c) for c in _LATEST)},
@@ -66,6 +68,8 @@ WITH incoming AS (
         created_at = LEAST(j.created_at, EXCLUDED.created_at),
         started_at = LEAST(j.started_at, EXCLUDED.started_at),
         finished_at = LEAST(j.finished_at, EXCLUDED.finished_at),
+        requested_by = COALESCE(j.requested_by, EXCLUDED.requested_by),
+        options = COALESCE(j.options, EXCLUDED.options),
         updated_at = now()
     RETURNING 1
 )
@@ -92,6 +96,14 @@ def _error_of(event: JobEvent) -> str | None:
     return event.message or event.type.value
 
 
+def _request_of(event: JobEvent) -> tuple[str | None, str | None]:
+    """Who asked and with which options: carried by the `accepted` event (the CLI publishes directly)."""
+    if event.type is not EventType.ACCEPTED:
+        return None, None
+    by, options = event.detail.get("requested_by"), event.detail.get("options")
+    return (str(by) if by else None), (json.dumps(options) if isinstance(options, dict) else None)
+
+
 def _result_of(event: JobEvent) -> str | None:
     result = event.detail.get("result")
     return json.dumps(result) if isinstance(result, dict) else None
@@ -100,12 +112,12 @@ def _result_of(event: JobEvent) -> str | None:
 async def write_events(conn: Executor, events: Sequence[tuple[JobEvent, str]]) -> tuple[int, int]:
     """Store `(event, raw JSON body)` pairs once each and fold them into their jobs' rows, in one
     statement (so one transaction). Returns (events newly stored, job rows written)."""
-    columns: list[list[Any]] = [[] for _ in range(17)]
+    columns: list[list[Any]] = [[] for _ in range(19)]
     for event, body in events:
         values = (
             event.event_id, event.job_id, event.seq, event.type.value, event.service, event.command, event.at,
             body, STATUS_AFTER[event.type].value, event.total, event.processed, event.succeeded, event.failed,
-            event.skipped, event.message, _error_of(event), _result_of(event),
+            event.skipped, event.message, _error_of(event), _result_of(event), *_request_of(event),
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)

@@ -28,6 +28,14 @@ def _stdin_is_terminal() -> bool:
     return sys.stdin.isatty()
 
 
+def _console(*, stderr: bool) -> Console:
+    """A console; piped or logged output gets a wide page so tables keep every column."""
+    console = Console(stderr=stderr, highlight=False)
+    if not console.is_terminal:
+        console = Console(stderr=stderr, highlight=False, width=max(console.width, 160))
+    return console
+
+
 @dataclass(frozen=True)
 class Deps:
     """The CLI's outside world, replaceable in tests."""
@@ -64,8 +72,8 @@ class Output:
     """Where the CLI prints: people's lines to stdout, or to stderr when stdout carries JSON."""
 
     json_mode: bool = False
-    out: Console = field(default_factory=lambda: Console(highlight=False))
-    err: Console = field(default_factory=lambda: Console(stderr=True, highlight=False))
+    out: Console = field(default_factory=lambda: _console(stderr=False))
+    err: Console = field(default_factory=lambda: _console(stderr=True))
 
     @property
     def human(self) -> Console:

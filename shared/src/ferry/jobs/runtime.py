@@ -15,6 +15,7 @@ import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -181,6 +182,7 @@ class JobRuntime:
             if job["cancel_requested"]:
                 return await self._end(conn, job, "cancelled", EventType.CANCELLED, "cancelled on request")
             handler = self.handlers[job["command"]]
+            began = datetime.now(UTC)
             step = Step(
                 job_id=job["job_id"],
                 command=job["command"],
@@ -203,7 +205,7 @@ class JobRuntime:
                     return await self._end(conn, job, "failed", EventType.FAILED, str(failure), error=str(failure))
                 except ItemFailed as failure:
                     result = StepResult(failed=1, failures=[ItemFailure(str(failure), failure.item, failure.detail)])
-            return await self._apply(conn, job, handler, message, result)
+            return await self._apply(conn, job, handler, message, result, began)
 
     async def _call(self, handler: JobHandler[Any], step: Step[Any]) -> StepResult:
         """Run the handler in a savepoint (a failed item's effects are undone), with heartbeats."""
@@ -234,7 +236,8 @@ class JobRuntime:
                 await self.publisher.publish(OutboxMessage.event(events[0]))
 
     async def _apply(
-        self, conn: Conn, job: JobRow, handler: JobHandler[Any], message: StepMessage, result: StepResult
+        self, conn: Conn, job: JobRow, handler: JobHandler[Any], message: StepMessage, result: StepResult,
+        began: datetime,
     ) -> list[OutboxMessage]:
         specs: list[tuple[EventType, str, dict[str, Any]]] = []
         if job["state"] == "pending":
@@ -258,7 +261,10 @@ class JobRuntime:
         await self.store.finish_step(conn, job["job_id"], message.step_no)
         first_no = updated["steps_total"] - len(result.children)
         numbers = await self.store.add_steps(conn, job["job_id"], message.step_no, first_no, result.children)
-        staged = [*map(OutboxMessage.event, make_events(self.service, updated, specs))]
+        events = make_events(self.service, updated, specs)
+        if events[0].type is EventType.STARTED:  # it started when the plan began, not when it ended
+            events[0] = events[0].model_copy(update={"at": began})
+        staged = [*map(OutboxMessage.event, events)]
         staged += [self._step_message(job["job_id"], n) for n in numbers]
         if updated["steps_done"] == updated["steps_total"]:
             done = await self.store.advance(conn, job["job_id"], events=1, state="completed")
