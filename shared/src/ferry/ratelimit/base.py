@@ -59,13 +59,14 @@ class ReservingLimiter(ABC):
     ) -> float:
         started = self._clock()
         request = AcquireRequest(key=key, tokens=tokens, rate=rate, burst=burst, client=self.client)
-        check = request.model_copy(update={"tokens": 0})
+        check: AcquireRequest | None = None  # built only after a wait (most acquires never wait)
         while True:
             reply = await self._ask(request)
             self._within(reply, started, max_wait_s)
             if reply.wait_s <= 0:
                 return self._clock() - started
             await self._sleep(reply.wait_s)
+            check = check or request.model_copy(update={"tokens": 0})
             paused = await self._ask(check)
             if paused.wait_s <= 0:
                 return self._clock() - started
