@@ -24,97 +24,22 @@ import argparse
 import asyncio
 import contextlib
 import json
-import os
-import socket
-import subprocess
 import sys
-import tempfile
 import time
-import uuid
-from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager, contextmanager
-from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit, urlunsplit
 
-import aio_pika
-import asyncpg
 import httpx
 
-from bench._common import ADMIN_DATABASE_URL, AMQP_URL, bench_line
-from ferry import topology
+from bench._common import bench_line
+from bench._jobs import job_events
+from bench._servers import free_port, own_servers, running
 from ferry.contracts import Command, JobEvent
 from ferry.contracts.seeder import SeedOptions
 
 NAME = "gh_seeder_throughput"
 REPO = "bench/crawl"
-BIN = Path(sys.executable).parent
 ACCOUNTS = {f"bench-{who}": f"ghp_bench{who.title()}{'0' * 24}{i}" for i, who in enumerate(("ann", "ben", "cat"), 1)}
 PAUSED = "bench-ben"
-FINAL = ("completed", "failed", "cancelled", "rejected")
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def db_url(name: str) -> str:
-    return urlunsplit(urlsplit(ADMIN_DATABASE_URL)._replace(path="/" + name))
-
-
-async def admin(statement: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DATABASE_URL)
-    try:
-        await conn.execute(statement)
-    finally:
-        await conn.close()
-
-
-@contextmanager
-def vhost(name: str) -> Iterator[str]:
-    """A RabbitMQ vhost of our own (deleted afterwards); its AMQP URL."""
-    user = urlsplit(AMQP_URL).username or "guest"
-    subprocess.run(["rabbitmqctl", "-q", "add_vhost", name], check=True, capture_output=True, timeout=60)
-    try:
-        subprocess.run(["rabbitmqctl", "-q", "set_permissions", "-p", name, user, ".*", ".*", ".*"],
-                       check=True, capture_output=True, timeout=60)
-        yield urlunsplit(urlsplit(AMQP_URL)._replace(path="/" + quote(name, safe="")))
-    finally:
-        subprocess.run(["rabbitmqctl", "-q", "delete_vhost", name], capture_output=True, timeout=60)
-
-
-@contextmanager
-def process(script: str, ready_url: str, env: dict[str, str], *args: str) -> Iterator[Path]:
-    """A console script of this venv, started and answering `ready_url` with 200; its log file."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-    environ.update(FERRY_LOG_FORMAT="json", FERRY_LOG_LEVEL="WARNING", **env)
-    log = Path(tempfile.mkstemp(prefix=f"ferry-bench-{script}-", suffix=".log")[1])
-    with log.open("ab") as out:
-        proc = subprocess.Popen([str(BIN / script), *args], env=environ, stdout=out, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"{script} exited ({proc.returncode}):\n{log.read_text(errors='replace')[-3000:]}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(ready_url, timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"{script} not ready after 60 s:\n{log.read_text(errors='replace')[-3000:]}")
-            time.sleep(0.1)
-        yield log
-    finally:
-        if proc.poll() is None:
-            proc.terminate()
-            try:
-                proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        log.unlink(missing_ok=True)
 
 
 def sandbox_config(pulls: int) -> dict[str, Any]:
@@ -125,37 +50,12 @@ def sandbox_config(pulls: int) -> dict[str, Any]:
     return {"accounts": accounts, "repos": [{"owner": owner, "name": name, "pulls": pulls}]}
 
 
-@asynccontextmanager
-async def events_of(amqp_url: str) -> AsyncIterator[tuple[aio_pika.abc.AbstractChannel, aio_pika.abc.AbstractQueue]]:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        await topology.declare_base(channel)
-        queue = await channel.declare_queue(f"bench.{uuid.uuid4().hex[:8]}", exclusive=True)
-        await queue.bind(topology.EVENTS.name, "gh-seeder.job.*")
-        yield channel, queue
-
-
 async def crawl(amqp_url: str, sandbox: str, pause_s: float, pause_at_s: float) -> tuple[JobEvent, float, float]:
     """Publish the seed command; its final event, seconds from publish to it, and when the pause began."""
     envelope = Command[SeedOptions](options=SeedOptions(repo=REPO), requested_by="bench")
-    async with events_of(amqp_url) as (channel, queue):
-        commands = await channel.get_exchange(topology.COMMANDS.name)
+    async with job_events(amqp_url, "gh-seeder") as jobs:
         started = time.monotonic()
-        await commands.publish(
-            aio_pika.Message(envelope.model_dump_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                             content_type="application/json"),
-            routing_key="gh-seeder.seed",
-        )
-
-        async def final() -> JobEvent:
-            async with queue.iterator() as messages:
-                async for message in messages:
-                    async with message.process():
-                        event = JobEvent.model_validate_json(message.body)
-                    if event.job_id == envelope.job_id and event.type.value in FINAL:
-                        return event
-            raise RuntimeError("event queue closed")
+        await jobs.publish("seed", envelope)
 
         async def pause() -> float:
             await asyncio.sleep(pause_at_s)
@@ -166,40 +66,31 @@ async def crawl(amqp_url: str, sandbox: str, pause_s: float, pause_at_s: float) 
             return time.monotonic() - started
 
         pauser = asyncio.create_task(pause()) if pause_s > 0 else None
-        event = await asyncio.wait_for(final(), 600)
+        event = await asyncio.wait_for(jobs.final(envelope.job_id), 600)
         seconds = time.monotonic() - started
         paused_at = await pauser if pauser is not None else -1.0
         return event, seconds, paused_at
 
 
 async def main(pulls: int, rate: float, burst: int, pause_s: float, replicas: int) -> bool:
-    database = f"ferry_bench_{NAME}"
-    await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await admin(f'CREATE DATABASE "{database}"')
-    sandbox_port, limiter_port = free_port(), free_port()
-    sandbox = f"http://127.0.0.1:{sandbox_port}"
-    try:
-        with vhost(f"ferry-bench-{NAME}-{uuid.uuid4().hex[:6]}") as amqp_url, contextlib.ExitStack() as stack:
-            common = {"FERRY_AMQP_URL": amqp_url, "FERRY_DATABASE_URL": db_url(database)}
-            config = {"FERRY_SANDBOX_CONFIG": json.dumps(sandbox_config(pulls))}
-            stack.enter_context(process(
-                "ferry-sandbox", f"{sandbox}/_sandbox/stats", config, "--port", str(sandbox_port)))
-            stack.enter_context(process(
-                "ferry-rate-limiter", f"http://127.0.0.1:{limiter_port}/readyz", {
-                    **common, "FERRY_HTTP_PORT": str(limiter_port),
-                    "FERRY_RATE_LIMITS": json.dumps({"github:*": {"rate": rate, "burst": burst}})}))
+    sandbox_port = free_port()
+    async with own_servers(NAME) as (amqp_url, database_url):
+        with contextlib.ExitStack() as stack:
+            common = {"FERRY_AMQP_URL": amqp_url, "FERRY_DATABASE_URL": database_url}
+            sandbox = stack.enter_context(running(
+                "ferry-sandbox", {"FERRY_SANDBOX_CONFIG": json.dumps(sandbox_config(pulls))},
+                "--port", str(sandbox_port), port=sandbox_port, ready_path="/_sandbox/stats")).url
+            stack.enter_context(running("ferry-rate-limiter", {
+                **common, "FERRY_RATE_LIMITS": json.dumps({"github:*": {"rate": rate, "burst": burst}})}))
             for _ in range(replicas):
-                port = free_port()
-                stack.enter_context(process("ferry-gh-seeder", f"http://127.0.0.1:{port}/readyz", {
-                    **common, "FERRY_HTTP_PORT": str(port), "FERRY_GITHUB_API_URL": sandbox,
+                stack.enter_context(running("ferry-gh-seeder", {
+                    **common, "FERRY_GITHUB_API_URL": sandbox,
                     "FERRY_GITHUB_TOKENS": ",".join(ACCOUNTS.values()), "FERRY_STEP_CONCURRENCY": "8"}))
             expected_s = pulls * 4.2 / (rate * len(ACCOUNTS))
             event, seconds, paused_at = await crawl(amqp_url, sandbox, pause_s, expected_s / 3)
             async with httpx.AsyncClient(timeout=10) as http:
                 stats = (await http.get(f"{sandbox}/_sandbox/stats")).json()["accounts"]
                 log = (await http.get(f"{sandbox}/_sandbox/requests")).json()["items"]
-    finally:
-        await admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
     api_requests = sum(1 for entry in log if entry["account"] in ACCOUNTS and entry["path"] != "user")
     fetched = event.succeeded
     per_pull = api_requests / max(1, fetched)

@@ -19,23 +19,25 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sys
-import uuid
+from typing import Any
 
 import psutil
 
 from bench._common import bench_line
-from bench.janitor_batched import build_template, copy_of, db_url, drop_database, janitor_service, run_clear, vhost
+from bench._servers import own_database, own_vhost
+from bench.janitor_batched import build_template, janitor_service, run_clear
 from ferry.contracts import ClearOptions, WebhookStatus
 
 NAME = "janitor_memory"
+TEMPLATE = f"{NAME}_tpl"
 ROWS = 1_000_000
 SAMPLE_S = 0.020
 
 
-async def peak_rss_while(pid: int, work: asyncio.Future[object]) -> int:
+async def peak_rss_while(pid: int, work: asyncio.Future[Any]) -> int:
     """The largest RSS of process `pid` seen every SAMPLE_S until `work` is done."""
     process = psutil.Process(pid)
-    peak = process.memory_info().rss
+    peak: int = process.memory_info().rss
     while not work.done():
         with contextlib.suppress(psutil.Error):
             peak = max(peak, process.memory_info().rss)
@@ -43,38 +45,31 @@ async def peak_rss_while(pid: int, work: asyncio.Future[object]) -> int:
     return peak
 
 
-async def measure(template: str, work_db: str, options: ClearOptions) -> tuple[int, int, float]:
+async def measure(options: ClearOptions) -> tuple[int, int, float]:
     """Peak RSS (bytes), rows deleted and seconds of one clear on a fresh copy with a fresh process."""
-    await copy_of(template, work_db)
-    with vhost(f"ferry-bench-{NAME}-{uuid.uuid4().hex[:6]}") as amqp_url, \
-            janitor_service(amqp_url, db_url(work_db)) as service:
-        job = asyncio.ensure_future(run_clear(amqp_url, options))
-        peak = await peak_rss_while(service.process.pid, job)
-        event, seconds = job.result()
+    async with own_database(NAME, template=TEMPLATE) as work:
+        with own_vhost(NAME) as amqp_url, janitor_service(amqp_url, work) as service:
+            job = asyncio.ensure_future(run_clear(amqp_url, options))
+            peak = await peak_rss_while(service.pid, job)
+            event, seconds = job.result()
     if event.type.value != "completed":
         raise RuntimeError(f"clear did not complete: {event.type.value}: {event.message}")
     return peak, int(event.detail["result"]["deleted"]), seconds
 
 
 async def main() -> bool:
-    template, work_db = f"ferry_bench_{NAME}_tpl", f"ferry_bench_{NAME}"
-    try:
+    async with own_database(TEMPLATE) as template:
         seconds = await build_template(template, ROWS, pending=1.0, done=0.0, ignored=0.0)
         print(f"seeded {ROWS:,} PENDING rows in {seconds:.1f} s", flush=True)
-        small, small_rows, small_s = await measure(
-            template, work_db, ClearOptions(status=WebhookStatus.PENDING, up_to_id=ROWS // 10)
-        )
+        small, small_rows, small_s = await measure(ClearOptions(status=WebhookStatus.PENDING, up_to_id=ROWS // 10))
         print(f"ceiling: deleting {small_rows:,} rows ({small_s:.1f} s): peak RSS {small / 2**20:.1f} MiB", flush=True)
-        big, big_rows, big_s = await measure(template, work_db, ClearOptions(status=WebhookStatus.PENDING))
+        big, big_rows, big_s = await measure(ClearOptions(status=WebhookStatus.PENDING))
         print(f"figure: deleting {big_rows:,} rows ({big_s:.1f} s): peak RSS {big / 2**20:.1f} MiB", flush=True)
-        return bench_line(
-            NAME, figure=big / 2**20, ceiling=small / 2**20, target=1.2, higher_is_better=False,
-            extra={"rows_figure": big_rows, "rows_ceiling": small_rows, "unit": "MiB", "path": "service"},
-            extra_ok=(big_rows, small_rows) == (ROWS, ROWS // 10),
-        )
-    finally:
-        await drop_database(work_db)
-        await drop_database(template)
+    return bench_line(
+        NAME, figure=big / 2**20, ceiling=small / 2**20, target=1.2, higher_is_better=False,
+        extra={"rows_figure": big_rows, "rows_ceiling": small_rows, "unit": "MiB", "path": "service"},
+        extra_ok=(big_rows, small_rows) == (ROWS, ROWS // 10),
+    )
 
 
 if __name__ == "__main__":

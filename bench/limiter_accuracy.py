@@ -24,7 +24,8 @@ import sys
 import time
 
 from bench._common import bench_line
-from bench.limiter_latency import isolated, limiter_process
+from bench._servers import own_servers
+from bench.limiter_latency import limiter_process
 from ferry.contracts.ratelimit import AcquireReply, AcquireRequest
 from ferry.ratelimit import AmqpLimiter
 
@@ -73,7 +74,7 @@ def _show_worst(key: str, times: list[float], rate: float, burst: int) -> None:
 
 async def main_async(seconds: float, rate: float, burst: int) -> bool:
     limits = {"accuracy:*": {"rate": rate, "burst": burst}}
-    async with isolated(NAME) as (amqp_url, database_url):
+    async with own_servers(NAME) as (amqp_url, database_url):
         with limiter_process(amqp_url, database_url, limits):
             limiters = [
                 await RecordingLimiter.connect(amqp_url, client=f"bench-{i}", timeout_s=5)

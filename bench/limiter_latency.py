@@ -1,8 +1,9 @@
 """limiter_latency: p99 of an acquire round trip at 1,000 acquires/s, against bare request/reply.
 
 FIGURE: `AmqpLimiter.acquire()` on a key with room to spare (so it is exactly one round trip)
-answered by the `ferry-rate-limiter` process. CEILING: a bare aio-pika request/reply to an echo
-process (same broker, direct reply-to, one persistent reply consumer, manual acks, no confirms).
+answered by the `ferry-rate-limiter` process. CEILING: a bare request/reply to an echo
+process (same broker, direct reply-to, one persistent reply consumer, manual acks, no confirms, both
+ends on aio-pika's transport channel like the limiter's hot path).
 Both are paced open-loop at the same rate, alternating in slices so that both see the same load
 on this shared machine. Target: p99(figure) / p99(ceiling) <= 2.
 
@@ -14,102 +15,35 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import itertools
 import json
-import os
-import socket
 import subprocess
 import sys
 import time
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from pathlib import Path
-from urllib.parse import quote, urlsplit, urlunsplit
+from collections.abc import Awaitable, Callable, Iterator
+from typing import cast
 
 import aio_pika
 import aio_pika.abc
-import asyncpg
-import httpx
+import aiormq
+import aiormq.abc
+from aiormq import spec
 
-from bench._common import ADMIN_DATABASE_URL, AMQP_URL, bench_line
+from bench._common import bench_line
+from bench._servers import own_servers, running
 from ferry.ratelimit import AmqpLimiter
 
 NAME = "limiter_latency"
 TARGET = 2.0
 ECHO_QUEUE = "bench.echo"
-BIN = Path(sys.executable).parent
-
-
-# -- shared with bench.limiter_accuracy: own vhost, own database, the limiter as a process ------
-
-
-def _with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
-
-
-async def _admin(sql: str) -> None:
-    conn = await asyncpg.connect(ADMIN_DATABASE_URL)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
-
-
-@contextlib.asynccontextmanager
-async def isolated(name: str) -> AsyncIterator[tuple[str, str]]:
-    """(amqp_url, database_url) of a fresh vhost and database, removed afterwards."""
-    vhost = f"ferry-bench-{name.replace('_', '-')}-{uuid.uuid4().hex[:8]}"
-    database = f"ferry_bench_{name}"
-    await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await _admin(f'CREATE DATABASE "{database}"')
-    _rabbitmqctl("add_vhost", vhost)
-    try:
-        _rabbitmqctl("set_permissions", "-p", vhost, urlsplit(AMQP_URL).username or "guest", ".*", ".*", ".*")
-        yield _with_path(AMQP_URL, "/" + quote(vhost, safe="")), _with_path(ADMIN_DATABASE_URL, "/" + database)
-    finally:
-        _rabbitmqctl("delete_vhost", vhost)
-        await _admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
 def limiter_process(amqp_url: str, database_url: str, limits: dict[str, dict[str, float]]) -> Iterator[None]:
-    """`ferry-rate-limiter` running (ready) with these limits; terminated at exit."""
-    port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-    env.update(
-        FERRY_AMQP_URL=amqp_url, FERRY_DATABASE_URL=database_url, FERRY_HTTP_PORT=str(port),
-        FERRY_LOG_FORMAT="json", FERRY_LOG_LEVEL="WARNING", FERRY_RATE_LIMITS=json.dumps(limits),
-    )
-    process = subprocess.Popen([str(BIN / "ferry-rate-limiter")], env=env, stdin=subprocess.DEVNULL)
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if process.poll() is not None:
-                raise RuntimeError(f"ferry-rate-limiter exited with {process.returncode}")
-            with contextlib.suppress(httpx.HTTPError):
-                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
-                    break
-            if time.monotonic() > deadline:
-                raise RuntimeError("ferry-rate-limiter not ready after 60 s")
-            time.sleep(0.1)
+    """`ferry-rate-limiter` running (ready) with these limits; stopped at exit."""
+    env = {"FERRY_AMQP_URL": amqp_url, "FERRY_DATABASE_URL": database_url, "FERRY_RATE_LIMITS": json.dumps(limits)}
+    with running("ferry-rate-limiter", env):
         yield
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -118,6 +52,8 @@ def percentile(values: list[float], q: float) -> float:
 
 
 # -- the ceiling: a bare echo over direct reply-to -------------------------------------------------
+# Both ends talk to aio-pika's transport channel (aiormq) directly, as the limiter's hot path does:
+# the ceiling is the least a request/reply over this broker can cost, not aio-pika's message objects.
 
 
 async def echo_server(amqp_url: str) -> None:
@@ -125,47 +61,46 @@ async def echo_server(amqp_url: str) -> None:
     connection = await aio_pika.connect_robust(amqp_url)
     channel = await connection.channel(publisher_confirms=False)
     await channel.set_qos(prefetch_count=1000)
-    queue = await channel.declare_queue(ECHO_QUEUE, durable=True)
+    await channel.declare_queue(ECHO_QUEUE, durable=True)
+    transport = cast(aiormq.Channel, await channel.get_underlay_channel())
 
-    async def on_message(message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        await channel.default_exchange.publish(
-            aio_pika.Message(message.body, correlation_id=message.correlation_id),
-            routing_key=message.reply_to or "", mandatory=False,
-        )
-        await message.ack()
+    async def on_message(message: aiormq.abc.DeliveredMessage) -> None:
+        properties = spec.Basic.Properties(correlation_id=message.header.properties.correlation_id)
+        reply_to = message.header.properties.reply_to or ""
+        await transport.basic_publish(message.body, routing_key=reply_to, properties=properties, wait=False)
+        await transport.basic_ack(message.delivery_tag)
 
-    await queue.consume(on_message)
+    await transport.basic_consume(ECHO_QUEUE, on_message)
     await asyncio.Future()
 
 
 class EchoClient:
     """Bare request/reply: one channel, one reply consumer on direct reply-to, futures by id."""
 
-    def __init__(self, channel: aio_pika.abc.AbstractChannel) -> None:
-        self.channel = channel
+    def __init__(self, transport: aiormq.Channel) -> None:
+        self.transport = transport
         self.pending: dict[str, asyncio.Future[bytes]] = {}
+        self.ids = itertools.count()
 
     @classmethod
     async def connect(cls, connection: aio_pika.abc.AbstractConnection) -> EchoClient:
-        client = cls(await connection.channel(publisher_confirms=False))
-        await client.channel.declare_queue(ECHO_QUEUE, durable=True)
-        replies = await client.channel.get_queue("amq.rabbitmq.reply-to", ensure=False)
-        await replies.consume(client._on_reply, no_ack=True)
+        channel = await connection.channel(publisher_confirms=False)
+        await channel.declare_queue(ECHO_QUEUE, durable=True)
+        client = cls(cast(aiormq.Channel, await channel.get_underlay_channel()))
+        await client.transport.basic_consume("amq.rabbitmq.reply-to", client._on_reply, no_ack=True)
         return client
 
-    async def _on_reply(self, message: aio_pika.abc.AbstractIncomingMessage) -> None:
-        future = self.pending.pop(message.correlation_id or "", None)
+    async def _on_reply(self, message: aiormq.abc.DeliveredMessage) -> None:
+        future = self.pending.pop(message.header.properties.correlation_id or "", None)
         if future is not None and not future.done():
             future.set_result(message.body)
 
     async def request(self, body: bytes) -> bytes:
-        correlation_id = uuid.uuid4().hex
+        correlation_id = str(next(self.ids))
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self.pending[correlation_id] = future
-        await self.channel.default_exchange.publish(
-            aio_pika.Message(body, correlation_id=correlation_id, reply_to="amq.rabbitmq.reply-to"),
-            routing_key=ECHO_QUEUE, mandatory=False,
-        )
+        properties = spec.Basic.Properties(correlation_id=correlation_id, reply_to="amq.rabbitmq.reply-to")
+        await self.transport.basic_publish(body, routing_key=ECHO_QUEUE, properties=properties, wait=False)
         return await asyncio.wait_for(future, 10)
 
 
@@ -198,7 +133,7 @@ async def paced(call: Callable[[], Awaitable[object]], rate: float, seconds: flo
 
 
 async def main_async(rate: float, seconds: float, slices: int) -> bool:
-    async with isolated(NAME) as (amqp_url, database_url):
+    async with own_servers(NAME) as (amqp_url, database_url):
         echo = subprocess.Popen([sys.executable, "-m", "bench.limiter_latency", "--echo-server", amqp_url])
         try:
             with limiter_process(amqp_url, database_url, {"bench:*": {"rate": 1e9, "burst": 1_000_000_000}}):

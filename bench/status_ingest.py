@@ -14,18 +14,17 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import subprocess
 import sys
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from urllib.parse import quote, urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
 from faststream.rabbit import QueueType, RabbitQueue
 
-from bench._common import ADMIN_DATABASE_URL, AMQP_URL, bench_line
+from bench._common import bench_line
+from bench._servers import own_servers
 from ferry import topology
 from ferry.contracts import EventType, JobEvent
 from ferry_status.api import create_app
@@ -34,18 +33,10 @@ from ferry_status.settings import StatusSettings
 NAME = "status_ingest"
 TARGET = 0.6
 PREFETCH = StatusSettings().status_ingest_prefetch  # the ingester's own window
-CEILING_QUEUE = RabbitQueue(
+CEILING_QUEUE = RabbitQueue(  # type: ignore[call-overload]  # the same arguments as status.events, typed loosely
     "bench.ceiling", queue_type=QueueType.QUORUM, durable=True,
-    arguments=dict(topology.STATUS_EVENTS.arguments or {}), routing_key="#",  # type: ignore[arg-type]
+    arguments=dict(topology.STATUS_EVENTS.arguments or {}), routing_key="#",
 )
-
-
-def _with_path(url: str, path: str) -> str:
-    return urlunsplit(urlsplit(url)._replace(path=path))
-
-
-def _rabbitmqctl(*args: str) -> None:
-    subprocess.run(["rabbitmqctl", "-q", *args], check=True, capture_output=True, timeout=60)
 
 
 def make_events(n_events: int, n_jobs: int) -> list[JobEvent]:
@@ -141,18 +132,7 @@ async def figure(amqp_url: str, database_url: str, n: int) -> tuple[float, bool]
 
 
 async def main_async(n_events: int, n_jobs: int) -> bool:
-    tag = uuid.uuid4().hex[:8]
-    vhost = f"ferry-bench-{NAME.replace('_', '-')}-{tag}"
-    database = f"ferry_bench_{NAME}"
-    amqp_url = _with_path(AMQP_URL, "/" + quote(vhost, safe=""))
-    database_url = _with_path(ADMIN_DATABASE_URL, "/" + database)
-    admin = await asyncpg.connect(ADMIN_DATABASE_URL)
-    await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-    await admin.execute(f'CREATE DATABASE "{database}"')
-    user = urlsplit(AMQP_URL).username or "guest"
-    _rabbitmqctl("add_vhost", vhost)
-    try:
-        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
+    async with own_servers(NAME) as (amqp_url, database_url):
         events = make_events(n_events, n_jobs)
         rate = await publish_all(amqp_url, events)
         print(f"published {len(events)} events over {n_jobs} jobs ({rate:,.0f}/s, persistent, confirmed)", flush=True)
@@ -162,10 +142,6 @@ async def main_async(n_events: int, n_jobs: int) -> bool:
         print(f"figure: status ingester committed {ingested:,.0f} events/s; job rows exact: {exact}", flush=True)
         return bench_line(NAME, figure=ingested, ceiling=raw, target=TARGET,
                           extra={"events": len(events), "jobs": n_jobs, "rows_exact": exact}, extra_ok=exact)
-    finally:
-        _rabbitmqctl("delete_vhost", vhost)
-        await admin.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
-        await admin.close()
 
 
 def main() -> None:

@@ -5,7 +5,9 @@ defaults when they answer; else testcontainers. When none works the run fails wi
 saying so: integration tests are never skipped silently.
 
 Each test gets its own RabbitMQ virtual host (when `rabbitmqctl` can make one) and its own
-Postgres database, so tests and parallel runs never see each other's queues or rows.
+Postgres database, so tests and parallel runs never see each other's queues or rows. The
+benchmarks isolate themselves with the same helpers (`own_vhost`, `create_database`, `clean_env`;
+see bench/_servers.py).
 """
 
 from __future__ import annotations
@@ -48,15 +50,15 @@ class Infra:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment a ferry process of this test runs with."""
-        env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
-        env.update(
-            FERRY_AMQP_URL=self.amqp_url,
-            FERRY_DATABASE_URL=self.database_url,
-            FERRY_LOG_FORMAT="json",
-            FERRY_LOG_LEVEL="INFO",
-        )
-        env.update(extra)
-        return env
+        return clean_env(FERRY_AMQP_URL=self.amqp_url, FERRY_DATABASE_URL=self.database_url, **extra)
+
+
+def clean_env(**ferry: str) -> dict[str, str]:
+    """This process's environment without its own FERRY_* variables, JSON logs at INFO, then `ferry`."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FERRY_")}
+    env.update(FERRY_LOG_FORMAT="json", FERRY_LOG_LEVEL="INFO")
+    env.update(ferry)
+    return env
 
 
 def _answers(url: str, default_port: int) -> bool:
@@ -125,30 +127,50 @@ def _with_path(url: str, path: str) -> str:
 
 
 @contextmanager
+def own_vhost(amqp_url: str, vhost: str) -> Iterator[str]:
+    """Virtual host `vhost` made with rabbitmqctl (all rights for the URL's user), deleted at exit; its URL."""
+    _rabbitmqctl("add_vhost", vhost)
+    try:
+        _rabbitmqctl("set_permissions", "-p", vhost, urlsplit(amqp_url).username or "guest", ".*", ".*", ".*")
+        yield _with_path(amqp_url, "/" + quote(vhost, safe=""))
+    finally:
+        _rabbitmqctl("delete_vhost", vhost)
+
+
+async def create_database(admin_url: str, name: str, *, template: str | None = None) -> str:
+    """Database `name` made afresh (a file copy of database `template` when given); its URL.
+
+    A database of that name left over from an interrupted run is dropped first.
+    """
+    copy = f' TEMPLATE "{template}" STRATEGY FILE_COPY' if template else ""
+    await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}"{copy}')
+    return _with_path(admin_url, "/" + name)
+
+
+async def drop_database(admin_url: str, name: str) -> None:
+    """Drop database `name` if it exists, closing its connections."""
+    await _admin(admin_url, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@contextmanager
 def isolated(servers: Servers) -> Iterator[Infra]:
     """A fresh vhost and database for one test, removed afterwards."""
     tag = uuid.uuid4().hex[:10]
-    amqp_url = servers.amqp_url
-    vhost = f"ferry-test-{tag}"
-    if servers.local_rabbitmqctl:
-        user = urlsplit(servers.amqp_url).username or "guest"
-        _rabbitmqctl("add_vhost", vhost)
-        _rabbitmqctl("set_permissions", "-p", vhost, user, ".*", ".*", ".*")
-        amqp_url = _with_path(servers.amqp_url, "/" + quote(vhost, safe=""))
     database = f"ferry_test_{tag}"
-    asyncio.run(_admin(servers.admin_database_url, f'CREATE DATABASE "{database}"'))
-    try:
-        yield Infra(amqp_url, _with_path(servers.admin_database_url, "/" + database))
-    finally:
-        asyncio.run(_admin(servers.admin_database_url, f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+    with ExitStack() as stack:
+        amqp_url = servers.amqp_url
         if servers.local_rabbitmqctl:
-            _rabbitmqctl("delete_vhost", vhost)
+            amqp_url = stack.enter_context(own_vhost(servers.amqp_url, f"ferry-test-{tag}"))
+        database_url = asyncio.run(create_database(servers.admin_database_url, database))
+        stack.callback(lambda: asyncio.run(drop_database(servers.admin_database_url, database)))
+        yield Infra(amqp_url, database_url)
 
 
-async def _admin(database_url: str, sql: str) -> None:
+async def _admin(database_url: str, *statements: str) -> None:
     conn = await asyncpg.connect(database_url)
     try:
-        await conn.execute(sql)
+        for statement in statements:
+            await conn.execute(statement)
     finally:
         await conn.close()
 

@@ -29,13 +29,20 @@ class ServiceFailed(RuntimeError):
 
 
 class ServiceProcess:
-    """One ferry service process listening on `port` for /healthz, /readyz and /metrics."""
+    """One ferry service process listening on `port` for /healthz, /readyz and /metrics.
 
-    def __init__(self, script: str, env: dict[str, str], port: int, log_path: Path) -> None:
+    `ready_path` is what `wait_ready` polls: /readyz for ferry's services, another path for a
+    process without one (the sandbox's `/_sandbox/stats`).
+    """
+
+    def __init__(
+        self, script: str, env: dict[str, str], port: int, log_path: Path, *, ready_path: str = "/readyz"
+    ) -> None:
         self.script = script
         self.env = {**env, "FERRY_HTTP_PORT": str(port)}
         self.port = port
         self.log_path = log_path
+        self.ready_path = ready_path
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
 
@@ -68,7 +75,7 @@ class ServiceProcess:
         return self
 
     def wait_ready(self, timeout: float = 30) -> None:
-        """Poll /readyz until it answers 200; ServiceFailed if the process exits or time runs out."""
+        """Poll `ready_path` until it answers 200; ServiceFailed if the process exits or time runs out."""
         process = self._running()
         deadline = time.monotonic() + timeout
         last = "no answer yet"
@@ -77,7 +84,7 @@ class ServiceProcess:
                 if process.poll() is not None:
                     raise ServiceFailed(self._report(f"exited with code {process.returncode} before it was ready"))
                 try:
-                    response = client.get(f"{self.url}/readyz")
+                    response = client.get(f"{self.url}{self.ready_path}")
                 except httpx.HTTPError as exc:
                     last = f"{type(exc).__name__}: {exc}"
                 else:
@@ -85,7 +92,7 @@ class ServiceProcess:
                         return
                     last = f"{response.status_code} {response.text[:300]}"
                 time.sleep(0.1)
-        raise ServiceFailed(self._report(f"not ready after {timeout:g} s (last /readyz: {last})"))
+        raise ServiceFailed(self._report(f"not ready after {timeout:g} s (last {self.ready_path}: {last})"))
 
     def kill(self, signal: Signals = SIGKILL, *, wait: bool = True) -> None:
         """Send `signal` (SIGKILL unless told otherwise) and, unless `wait=False`, wait for the exit."""
