@@ -6,11 +6,12 @@ on two keys of rate 20/s and burst 5, answered by the `ferry-rate-limiter` proce
 - over_limit: for every window [a, b] between two grants of one key (b - a <= 1 s), the grants
   in it beyond `burst + rate * (b - a)`; the largest such excess, over the schedule the limiter
   handed out (each grant's `due_at`, on the limiter's clock). Target 0.
-- observed_over_limit (reported, not held to the target): the same over the instants `acquire()`
-  returned in the clients. Those carry RabbitMQ's delivery jitter (an answer that goes out at once
-  can arrive a few ms later than a reserved one wakes), which no limiter can take back.
+- observed_over_limit: the same over the instants `acquire()` returned in the clients, i.e. when
+  the upstream would see the calls. Those carry RabbitMQ's delivery jitter (an answer that goes out
+  at once can arrive a few ms later than a reserved one wakes); the client's wake margin
+  (`ferry.ratelimit.base.WAKE_MARGIN_S`) absorbs it. Target 0 too.
 - FIGURE: utilisation = grants returned within the run / (burst + rate * duration), both keys.
-  CEILING: 1.0 (every grant the limits allow). Target ratio >= 0.95, with over_limit == 0.
+  CEILING: 1.0 (every grant the limits allow). Target ratio >= 0.95, with both over-limit counts 0.
 
     uv run python -m bench.limiter_accuracy [--seconds 30] [--rate 20] [--burst 5]
 """
@@ -120,7 +121,7 @@ async def main_async(seconds: float, rate: float, burst: int) -> bool:
         NAME, figure=granted / allowed, ceiling=1.0, target=TARGET,
         extra={"over_limit": excess, "observed_over_limit": observed, "granted": granted,
                "allowed": f"{allowed:.0f}", "clients": len(KEYS) * CLIENTS_PER_KEY},
-        extra_ok=excess == 0,
+        extra_ok=excess == 0 and observed == 0,
     )
 
 
