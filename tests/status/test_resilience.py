@@ -13,25 +13,14 @@ import pytest
 
 from ferry.contracts import EventType
 from tests.status.conftest import Events, Status, event, eventually, job_when
-from tests.support.infra import Infra
-
-
-def _close_connections_of(vhost: str) -> int:
-    listed = subprocess.run(["rabbitmqctl", "-q", "list_connections", "pid", "vhost"], check=True,
-                            capture_output=True, text=True, timeout=60).stdout
-    pids = [line.split("\t")[0] for line in listed.splitlines() if line.endswith("\t" + vhost)]
-    for pid in pids:
-        subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: broker connection lost"],
-                       check=True, capture_output=True, timeout=60)
-    return len(pids)
+from tests.support.infra import Infra, drop_connections
 
 
 async def test_readiness_fails_while_the_broker_connection_is_lost_and_the_consumer_comes_back(
     status: Status, infra: Infra
 ) -> None:
     assert (await status.client.get("/readyz")).status_code == 200
-    vhost = infra.amqp_url.rsplit("/", 1)[1].replace("%2F", "/")
-    assert await asyncio.to_thread(_close_connections_of, vhost) >= 1
+    assert await asyncio.to_thread(drop_connections, infra) >= 1
 
     async def not_ready() -> dict[str, object] | None:
         response = await status.client.get("/readyz")

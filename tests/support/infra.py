@@ -50,7 +50,7 @@ class Infra:
 
     def env(self, **extra: str) -> dict[str, str]:
         """The environment a ferry process of this test runs with."""
-        return clean_env(FERRY_AMQP_URL=self.amqp_url, FERRY_DATABASE_URL=self.database_url, **extra)
+        return clean_env(**{"FERRY_AMQP_URL": self.amqp_url, "FERRY_DATABASE_URL": self.database_url, **extra})
 
 
 def clean_env(**ferry: str) -> dict[str, str]:
