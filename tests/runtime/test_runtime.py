@@ -115,9 +115,9 @@ async def test_relay_publishes_what_a_dead_process_left_in_the_outbox(infra: Inf
         event = JobEvent(job_id=job_id, service="toy", command="count", type="progress", seq=99, message="left over")
         async with runtime.pool.acquire() as conn:
             await runtime.store.stage(conn, [OutboxMessage.event(event)])
-            assert await runtime.relay_once(older_than_s=60) == 0  # too young: its own process may still send it
+            assert await runtime.outbox.relay_once(older_than_s=60) == 0  # too young: its own process may still send it
             await conn.execute("UPDATE toy.outbox SET created_at = now() - interval '1 minute'")
-        assert await runtime.relay_once(older_than_s=10) == 1
+        assert await runtime.outbox.relay_once(older_than_s=10) == 1
         relayed = await tap.until(job_id, {"progress"})
         while relayed.seq != 99:
             relayed = await tap.until(job_id, {"progress"})

@@ -133,7 +133,7 @@ def create_app(spec: JobServiceSpec, settings: FerrySettings) -> FastAPI:
         await broker.connect()
         await declare_parking(broker, spec.service)
         await broker.start()
-        relay = asyncio.create_task(runtime.relay())
+        relay = asyncio.create_task(runtime.outbox.relay())
         state.update(pool=pool, broker=broker)
         _app.state.runtime = runtime
         log.info("service ready", handlers=sorted(runtime.handlers))

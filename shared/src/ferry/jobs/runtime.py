@@ -29,6 +29,7 @@ from ferry.db import Conn
 from ferry.jobs.errors import ItemFailed, JobFailed, RetryLater
 from ferry.jobs.infra import is_outage, outlast_outage
 from ferry.jobs.model import ItemFailure, JobHandler, Step, StepMessage, StepResult
+from ferry.jobs.outbox import Outbox
 from ferry.jobs.publisher import Delivery, Publisher, Verdict
 from ferry.jobs.store import JobRow, JobStore, OutboxMessage, make_events
 
@@ -62,6 +63,7 @@ class JobRuntime:
         self.pool = pool
         self.publisher = publisher
         self.store = JobStore(service)
+        self.outbox = Outbox(pool, self.store, publisher)
         self.step_queue = topology.step_queue(service).name
 
     # -- commands ---------------------------------------------------------------------
@@ -128,7 +130,7 @@ class JobRuntime:
             )
             staged = [*map(OutboxMessage.event, accepted), self._step_message(envelope.job_id, 0)]
             await self.store.stage(conn, staged)
-        await self.flush(staged)
+        await self.outbox.flush(staged)
         return job
 
     async def _request_cancel(self, job_id: UUID) -> None:
@@ -166,7 +168,7 @@ class JobRuntime:
                 return Verdict.REQUEUE
             log.exception("step failed repeatedly; counted as a failed item", job_id=str(message.job_id))
             staged = await outlast_outage("count failed step", lambda: self._run_step(message, 0, broken=True))
-        await self.flush(staged)
+        await self.outbox.flush(staged)
         return Verdict.ACK
 
     async def _run_step(self, message: StepMessage, redelivered: int, *, broken: bool = False) -> list[OutboxMessage]:
@@ -311,35 +313,6 @@ class JobRuntime:
 
     def _step_message(self, job_id: UUID, step_no: int) -> OutboxMessage:
         return OutboxMessage.step(self.step_queue, StepMessage(job_id=job_id, step_no=step_no))
-
-    # -- outbox -----------------------------------------------------------------------
-    async def flush(self, staged: list[OutboxMessage]) -> None:
-        """Publish committed outbox messages, then delete them (the relay covers a crash between)."""
-        if not staged:
-            return
-        for message in staged:
-            await self.publisher.publish(message)
-        async with self.pool.acquire() as conn:
-            await self.store.delete_sent(conn, [m.message_id for m in staged])
-
-    async def relay(self, *, every_s: float = 5.0, older_than_s: float = 10.0) -> None:
-        """Forever: publish outbox messages a dead process left behind."""
-        while True:
-            await asyncio.sleep(every_s)
-            try:
-                await self.relay_once(older_than_s)
-            except Exception:
-                log.warning("outbox relay round failed", exc_info=True)
-
-    async def relay_once(self, older_than_s: float) -> int:
-        async with self.pool.acquire() as conn, conn.transaction():
-            left = await self.store.unsent(conn, older_than_s)
-            for message in left:
-                await self.publisher.publish(message)
-            await self.store.delete_sent(conn, [m.message_id for m in left])
-        if left:
-            log.info("outbox relay published left-over messages", count=len(left))
-        return len(left)
 
 
 def _result(job: JobRow) -> dict[str, Any]:
