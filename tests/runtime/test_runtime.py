@@ -114,9 +114,14 @@ async def test_relay_publishes_what_a_dead_process_left_in_the_outbox(infra: Inf
         runtime = app.state.runtime
         event = JobEvent(job_id=job_id, service="toy", command="count", type="progress", seq=99, message="left over")
         async with runtime.pool.acquire() as conn:
+            async with asyncio.timeout(10):  # the job's own last messages are deleted just after they are sent
+                while await conn.fetchval("SELECT count(*) FROM toy.outbox"):
+                    await asyncio.sleep(0.05)
             await runtime.store.stage(conn, [OutboxMessage.event(event)])
             assert await runtime.outbox.relay_once(older_than_s=60) == 0  # too young: its own process may still send it
-            await conn.execute("UPDATE toy.outbox SET created_at = now() - interval '1 minute'")
+            await conn.execute(
+                "UPDATE toy.outbox SET created_at = now() - interval '1 minute' WHERE message_id = $1", event.event_id
+            )
         assert await runtime.outbox.relay_once(older_than_s=10) == 1
         relayed = await tap.until(job_id, {"progress"})
         while relayed.seq != 99:
