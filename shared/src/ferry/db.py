@@ -116,6 +116,16 @@ async def migrate(conn: asyncpg.Connection, schema: str, migrations: list[Migrat
     return applied_now
 
 
+async def migrate_database(dsn: str, schema: str, migrations: list[Migration]) -> list[str]:
+    """Create the database if missing, then apply `migrations` to `schema`; the versions applied now."""
+    await ensure_database(dsn)
+    conn = await connect(dsn)
+    try:
+        return await migrate(conn, schema, migrations)
+    finally:
+        await conn.close()
+
+
 async def ensure_database(dsn: str) -> None:
     """Create the database named in `dsn` if it does not exist (for a first local start)."""
     from urllib.parse import urlsplit, urlunsplit

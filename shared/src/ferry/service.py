@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ from typing import Any
 
 import asyncpg
 import structlog
-import uvicorn
 from fastapi import FastAPI, Response
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
@@ -33,8 +31,8 @@ from ferry.db import Migration, create_pool, ensure_database, migrate, runtime_m
 from ferry.jobs.model import JobHandler
 from ferry.jobs.publisher import Delivery, Publisher, Verdict
 from ferry.jobs.runtime import JobRuntime
-from ferry.logging import configure_logging
 from ferry.messaging import make_broker
+from ferry.serve import serve
 from ferry.settings import FerrySettings
 
 log = structlog.get_logger(__name__)
@@ -53,15 +51,16 @@ class JobServiceSpec:
     on_startup: Callable[[asyncpg.Connection, Any], Awaitable[None]] | None = None
 
 
-async def prepare_database(spec: JobServiceSpec, settings: FerrySettings) -> None:
+async def prepare_database(spec: JobServiceSpec, settings: FerrySettings) -> list[str]:
     """Create the database if needed, apply runtime and service migrations, run `on_startup`."""
     dsn = settings.database_url.get_secret_value()
     await ensure_database(dsn)
     conn = await asyncpg.connect(dsn)
     try:
-        await migrate(conn, schema_name(spec.service), [*runtime_migrations(), *spec.migrations])
+        applied = await migrate(conn, schema_name(spec.service), [*runtime_migrations(), *spec.migrations])
         if spec.on_startup is not None:
             await spec.on_startup(conn, settings)
+        return applied
     finally:
         await conn.close()
 
@@ -181,16 +180,8 @@ def create_app(spec: JobServiceSpec, settings: FerrySettings) -> FastAPI:
 
 def run(spec: JobServiceSpec, argv: Sequence[str] | None = None) -> None:
     """The console script: `ferry-<service>` serves; `ferry-<service> migrate` migrates and exits."""
-    args = list(sys.argv[1:] if argv is None else argv)
     settings = spec.settings_model()
-    configure_logging(spec.service, settings)
-    if args == ["migrate"]:
-        asyncio.run(prepare_database(spec, settings))
-        log.info("migrations applied")
-        return
-    if args:
-        raise SystemExit(f"usage: ferry-{spec.service} [migrate]  (unknown arguments: {' '.join(args)})")
-    uvicorn.run(
-        create_app(spec, settings), host=settings.http_host, port=settings.http_port, log_config=None,
-        access_log=False,
+    serve(
+        spec.service, settings, app=lambda: create_app(spec, settings),
+        migrate=lambda: prepare_database(spec, settings), argv=argv,
     )

@@ -11,7 +11,7 @@ import asyncpg
 from fastapi import FastAPI, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from ferry.db import connect, create_pool, ensure_database
+from ferry.db import create_pool, migrate_database
 from ferry.ratelimit.core import TokenBuckets
 from ferry_rate_limiter import SERVICE, store
 from ferry_rate_limiter.server import LimiterServer
@@ -20,13 +20,7 @@ from ferry_rate_limiter.settings import RateLimiterSettings
 
 async def prepare_database(settings: RateLimiterSettings) -> list[str]:
     """Create the database if needed and apply the migrations; the versions applied now."""
-    dsn = settings.database_url.get_secret_value()
-    await ensure_database(dsn)
-    conn = await connect(dsn)
-    try:
-        return await store.apply_migrations(conn)
-    finally:
-        await conn.close()
+    return await migrate_database(settings.database_url.get_secret_value(), store.SCHEMA, store.migrations())
 
 
 def create_app(settings: RateLimiterSettings) -> FastAPI:

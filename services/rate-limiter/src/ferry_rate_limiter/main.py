@@ -2,34 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
-import sys
+from collections.abc import Sequence
 
-import uvicorn
-
-from ferry.logging import configure_logging
+from ferry.serve import serve
 from ferry_rate_limiter import SERVICE
 from ferry_rate_limiter.app import create_app, prepare_database
 from ferry_rate_limiter.settings import RateLimiterSettings
 
-USAGE = "usage: ferry-rate-limiter [migrate]"
 
-
-def main(argv: list[str] | None = None) -> None:
-    args = sys.argv[1:] if argv is None else argv
-    if args and args != ["migrate"]:
-        print(USAGE, file=sys.stderr)
-        raise SystemExit(2)
+def main(argv: Sequence[str] | None = None) -> None:
     settings = RateLimiterSettings()
-    log = configure_logging(SERVICE, settings)
-    if args == ["migrate"]:
-        applied = asyncio.run(prepare_database(settings))
-        log.info("migrations up to date", applied=applied)
-        return
-    uvicorn.run(
-        create_app(settings), host=settings.http_host, port=settings.http_port, log_config=None,
-        access_log=False, lifespan="on",
-    )
+    serve(SERVICE, settings, app=lambda: create_app(settings), migrate=lambda: prepare_database(settings), argv=argv)
 
 
 if __name__ == "__main__":

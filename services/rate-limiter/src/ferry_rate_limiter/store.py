@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-import asyncpg
-
-from ferry.db import Conn, Migration, migrate, migrations_in, schema_name
+from ferry.db import Conn, Migration, migrations_in, schema_name
 from ferry.ratelimit.bucket import Bucket
 from ferry_rate_limiter import SERVICE
 
@@ -27,10 +25,6 @@ _UPSERT = (
 
 def migrations() -> list[Migration]:
     return migrations_in("ferry_rate_limiter")
-
-
-async def apply_migrations(conn: asyncpg.Connection) -> list[str]:
-    return await migrate(conn, SCHEMA, migrations())
 
 
 async def load(conn: Conn) -> list[tuple[str, Bucket]]:
