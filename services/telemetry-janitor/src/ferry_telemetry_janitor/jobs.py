@@ -189,8 +189,10 @@ class ClearJob:
             )
         elapsed_s = time.monotonic() - started
         elapsed_ms = elapsed_s * 1000
-        if batch.deleted >= 1000:
-            await sql.record_rate(conn, self.schema, self.table, batch.deleted, elapsed_s)
+        # Every batch counts toward the table's delete speed: small ones under-estimate it (their
+        # overhead weighs more), which errs toward batches; a threshold left it unlearnt under a
+        # small lock bound, where every batch is small.
+        await sql.record_rate(conn, self.schema, self.table, batch.deleted, elapsed_s)
         # Sized in ids walked (what the time depends on): the matching rows among them follow.
         next_span, rate = sizing.next_batch_size(span, span, elapsed_ms, self.bound_ms, step.payload.get("rate"))
         children = [] if batch.last else [{"kind": "batch", "cursor": batch.cursor, "span": next_span, "rate": rate}]
