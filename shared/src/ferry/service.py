@@ -20,11 +20,11 @@ from typing import Any
 
 import asyncpg
 import structlog
-from fastapi import FastAPI, Response
+from fastapi import FastAPI
 from faststream.middlewares import AckPolicy
 from faststream.rabbit import Channel, RabbitBroker
 from faststream.rabbit.annotations import RabbitMessage
-from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
+from prometheus_client import Counter
 
 from ferry import topology
 from ferry.db import Migration, create_pool, ensure_database, migrate, runtime_migrations, schema_name
@@ -32,7 +32,7 @@ from ferry.jobs.model import JobHandler
 from ferry.jobs.publisher import Delivery, Publisher, Verdict
 from ferry.jobs.runtime import JobRuntime
 from ferry.messaging import make_broker
-from ferry.serve import serve
+from ferry.serve import add_probes, database_ready, serve
 from ferry.settings import FerrySettings
 
 log = structlog.get_logger(__name__)
@@ -151,30 +151,15 @@ def create_app(spec: JobServiceSpec, settings: FerrySettings) -> FastAPI:
 
     app = FastAPI(title=f"ferry {spec.service}", lifespan=lifespan)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz(response: Response) -> dict[str, Any]:
-        checks = {"broker": False, "consumers": False, "database": False}
+    async def checks() -> dict[str, bool]:
         broker: RabbitBroker | None = state.get("broker")
-        if broker is not None:
-            checks["broker"] = await broker.ping(timeout=2)
-            checks["consumers"] = consumers_alive(broker)
-        pool: asyncpg.Pool | None = state.get("pool")
-        if pool is not None:
-            with contextlib.suppress(Exception):
-                async with pool.acquire(timeout=2) as conn:
-                    checks["database"] = await conn.fetchval("SELECT true", timeout=2)
-        ready = all(checks.values())
-        response.status_code = 200 if ready else 503
-        return {"ready": ready, **checks}
+        return {
+            "broker": broker is not None and await broker.ping(timeout=2),
+            "consumers": broker is not None and consumers_alive(broker),
+            "database": await database_ready(state.get("pool")),
+        }
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
-
+    add_probes(app, checks)
     return app
 
 

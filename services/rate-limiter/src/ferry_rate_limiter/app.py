@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-import asyncpg
-from fastapi import FastAPI, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from fastapi import FastAPI
 
 from ferry.db import create_pool, migrate_database
 from ferry.ratelimit.core import TokenBuckets
+from ferry.serve import add_probes, database_ready
 from ferry_rate_limiter import SERVICE, store
 from ferry_rate_limiter.server import LimiterServer
 from ferry_rate_limiter.settings import RateLimiterSettings
@@ -42,26 +40,15 @@ def create_app(settings: RateLimiterSettings) -> FastAPI:
 
     app = FastAPI(title=f"ferry {SERVICE}", lifespan=lifespan)
 
-    @app.get("/healthz")
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.get("/readyz")
-    async def readyz(response: Response) -> dict[str, Any]:
+    async def checks() -> dict[str, bool]:
         """Ready when consuming (as the active replica or a standby) and Postgres answers."""
         server: LimiterServer | None = state.get("server")
-        checks = {"consumer": server is not None and server.consuming(), "database": False}
-        pool: asyncpg.Pool | None = state.get("pool")
-        if pool is not None:
-            with contextlib.suppress(Exception):
-                async with pool.acquire(timeout=2) as conn:
-                    checks["database"] = bool(await conn.fetchval("SELECT true", timeout=2))
-        ready = all(checks.values())
-        response.status_code = 200 if ready else 503
-        return {"ready": ready, **checks, "active": bool(server and server.owner)}
+        consuming = server is not None and server.consuming()
+        return {"consumer": consuming, "database": await database_ready(state.get("pool"))}
 
-    @app.get("/metrics")
-    async def metrics() -> Response:
-        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    def active() -> dict[str, Any]:
+        server: LimiterServer | None = state.get("server")
+        return {"active": bool(server and server.owner)}
 
+    add_probes(app, checks, active)
     return app
