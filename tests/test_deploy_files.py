@@ -4,7 +4,7 @@ Validated offline against their schemas (the Compose specification, Kubernetes' 
 checked for one name end to end: every service folder in services/ has its console script
 `ferry-<folder>`, a Procfile line `<folder>:`, a compose service `<folder>` built from
 deploy/Dockerfile, and a manifest deploy/base/<folder>.yaml with probes, resources and a locked-down
-security context. The GitHub sandbox (`ferry-sandbox`, part of shared's `ferry`) is not a service
+security context. The GitHub sandbox (`ferry-sandbox`, the dev-only workspace member dev/sandbox) is not a service
 folder but runs beside them: in the Procfile, in compose, and in the local overlay.
 """
 
@@ -174,8 +174,7 @@ def test_sandbox_runs_beside_the_services_and_gh_seeder_defaults_to_it() -> None
     services = compose()["services"]
     sandbox = services[SANDBOX]
     assert sandbox["build"]["dockerfile"] == "deploy/Dockerfile"
-    assert sandbox["build"]["args"]["SCRIPT"] == "ferry-sandbox"
-    assert sandbox["build"]["args"]["SERVICE"] in SERVICES
+    assert sandbox["build"]["args"] == {"SERVICE": SANDBOX}, "the sandbox image is built from dev/sandbox alone"
     assert sandbox["environment"]["FERRY_SANDBOX_HOST"] == "0.0.0.0"
     seeder = services["gh-seeder"]
     assert seeder["depends_on"][SANDBOX]["condition"] == "service_healthy"
@@ -266,3 +265,13 @@ def test_dockerfile_builds_any_service_as_non_root() -> None:
     assert users[-1].split(":")[0] not in {"0", "root"}, f"the image runs as {users[-1]}"
     pins = set(re.findall(r"uv==([\d.]+)", dockerfile + (ROOT / ".ci" / "run").read_text()))
     assert len(pins) == 1, f"the Dockerfile and .ci/run pin different uv versions: {pins}"
+
+
+def test_no_service_image_contains_the_sandbox() -> None:
+    """The fake upstreams are a dev-only member: neither shared nor any service depends on them."""
+    import tomllib
+
+    for pyproject in [ROOT / "shared" / "pyproject.toml", *sorted((ROOT / "services").glob("*/pyproject.toml"))]:
+        dependencies = tomllib.loads(pyproject.read_text())["project"].get("dependencies", [])
+        assert not [d for d in dependencies if d.startswith("ferry-sandbox")], f"{pyproject} depends on the sandbox"
+    assert not (ROOT / "shared" / "src" / "ferry" / "sandbox").exists(), "the sandbox is back in the shared library"

@@ -22,14 +22,14 @@ from ferry import topology
 from ferry.contracts import Command
 from ferry.contracts.seeder import SeedOptions
 from ferry.ratelimit import LimitRule
-from ferry.sandbox import AccountConfig, Faults, RepoConfig, SandboxConfig, create_app
-from ferry.sandbox.data import RepoData
-from ferry.sandbox.state import SandboxState
 from ferry.service import create_app as create_service_app
 from ferry_gh_seeder.main import spec
 from ferry_gh_seeder.settings import SeederSettings
 from ferry_rate_limiter.app import create_app as create_limiter_app
 from ferry_rate_limiter.settings import RateLimiterSettings
+from ferry_sandbox import AccountConfig, Faults, RepoConfig, SandboxConfig, create_app
+from ferry_sandbox.data import RepoData
+from ferry_sandbox.state import SandboxState
 from tests.runtime.harness import EventTap
 from tests.support.infra import Infra, free_port
 

@@ -12,8 +12,8 @@ import pytest
 
 from ferry.github import GitHubClient, TokenPool
 from ferry.ratelimit import LimitRule, LimitTable, LocalLimiter, PausePolicy
-from ferry.sandbox import AccountConfig, RepoConfig, SandboxConfig, create_app
-from ferry.sandbox.state import SandboxState
+from ferry_sandbox import AccountConfig, RepoConfig, SandboxConfig, create_app
+from ferry_sandbox.state import SandboxState
 
 ALICE = "ghp_testAlice00000000000000000000000001"
 ALICE2 = "ghp_testAlice00000000000000000000000002"

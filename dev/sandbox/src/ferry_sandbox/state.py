@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
-from ferry.sandbox.config import AccountConfig, SandboxConfig
+from ferry_sandbox.config import AccountConfig, SandboxConfig
 
 ANONYMOUS = "(anonymous)"
 

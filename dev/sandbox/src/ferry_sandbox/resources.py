@@ -1,6 +1,6 @@
 """The sandbox's REST resources: path -> answer, with GitHub's pagination, errors and media types.
 
-Rate limits, auth and faults are applied around these by `ferry.sandbox.github`; here only
+Rate limits, auth and faults are applied around these by `ferry_sandbox.github`; here only
 what the resource itself says (including 404 and 422 bodies).
 """
 
@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
-from ferry.sandbox.config import RepoConfig
-from ferry.sandbox.data import HTML, Pull, RepoData, repo_object, sha, user
+from ferry_sandbox.config import RepoConfig
+from ferry_sandbox.data import HTML, Pull, RepoData, repo_object, sha, user
 
 DOCS = "https://docs.github.com/rest"
 RAW_TYPES = ("application/vnd.github.raw", "application/vnd.github.v3.raw", "application/vnd.github.raw+json")

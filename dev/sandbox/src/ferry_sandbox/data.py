@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from functools import cached_property
 from typing import Any
 
-from ferry.sandbox.config import RepoConfig, stable_id
+from ferry_sandbox.config import RepoConfig, stable_id
 
 HTML = "https://github.com"
 _EPOCH = datetime(2022, 1, 3, 9, 0, tzinfo=UTC)

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import uvicorn
 
-from ferry.sandbox.config import SandboxConfig, default_config
-from ferry.sandbox.github import create_app
+from ferry_sandbox.config import SandboxConfig, default_config
+from ferry_sandbox.github import create_app
 
 DEFAULT_PORT = 8765
 

@@ -27,9 +27,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
-from ferry.sandbox.config import SandboxConfig, default_config
-from ferry.sandbox.resources import Answer, Resources, error
-from ferry.sandbox.state import ANONYMOUS, Quota, SandboxState
+from ferry_sandbox.config import SandboxConfig, default_config
+from ferry_sandbox.resources import Answer, Resources, error
+from ferry_sandbox.state import ANONYMOUS, Quota, SandboxState
 
 API_VERSION = "2022-11-28"
 LIMITS_DOCS = "https://docs.github.com/rest/overview/rate-limits-for-the-rest-api"
