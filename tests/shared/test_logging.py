@@ -45,3 +45,67 @@ def test_settings_never_print_secrets(json_logs: None) -> None:
     assert "rabbit-pass" not in text
     assert TOKEN not in text
     assert [t.get_secret_value() for t in settings.github_tokens] == [TOKEN, "other-secret-token"]
+
+
+LOCAL_ONLY = "value-held-only-in-a-local-7f3a"
+"""Not a known secret nor secret-shaped: it can only reach the output if frame locals are rendered."""
+
+
+def _fail_with_secrets() -> None:
+    api_token = "s3cret-api-token"  # noqa: F841 - a known secret, held in a local
+    dsn = "postgresql://app:dsn-pass-in-local@db/app"  # noqa: F841
+    held = LOCAL_ONLY  # noqa: F841
+    raise RuntimeError(f"could not connect with {TOKEN} as rabbit-pass")  # secrets in the message
+
+
+@pytest.mark.parametrize("log_format", ["json", "console"])
+def test_tracebacks_are_scrubbed_and_show_no_locals_in_every_format(
+    json_logs: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], log_format: str
+) -> None:
+    monkeypatch.setenv("FERRY_LOG_FORMAT", log_format)
+    log = configure_logging("gh-seeder", FerrySettings())
+    try:
+        _fail_with_secrets()
+    except RuntimeError:
+        log.exception("crawl failed", url="amqp://ferry:rabbit-pass@broker:5672/")
+    try:
+        _fail_with_secrets()
+    except RuntimeError:
+        logging.getLogger("faststream").exception("handler raised")
+    out = capsys.readouterr().err
+    assert out.count("Traceback (most recent call last)") == 2, out
+    assert "RuntimeError: could not connect with" in out
+    assert "_fail_with_secrets" in out
+    for secret in (TOKEN, "rabbit-pass", "s3cret-api-token", "dsn-pass-in-local", LOCAL_ONLY):
+        assert secret not in out, f"{secret} in {log_format} output:\n{out}"
+
+
+def test_json_lines_carry_no_colour_codes(json_logs: None, capsys: pytest.CaptureFixture[str]) -> None:
+    configure_logging("status", FerrySettings())
+    # How uvicorn logs: the plain message, and a coloured copy in `color_message`.
+    logging.getLogger("uvicorn.error").info(
+        "Uvicorn running on %s", "http://0.0.0.0:8000",
+        extra={"color_message": "Uvicorn running on \x1b[1m%s\x1b[0m"},
+    )
+    logging.getLogger("some.library").warning("\x1b[31mred\x1b[0m text")
+    out = capsys.readouterr().err
+    assert "\x1b" not in out
+    first, second = (json.loads(line) for line in out.splitlines())
+    assert first["event"] == "Uvicorn running on http://0.0.0.0:8000"
+    assert "color_message" not in first
+    assert second["event"] == "red text"
+
+
+def test_console_lines_are_scrubbed_too(
+    json_logs: None, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FERRY_LOG_FORMAT", "console")
+    log = configure_logging("telemetry-janitor", FerrySettings())
+    log.info("calling with other-secret-token", url="amqp://ferry:rabbit-pass@broker:5672/", api_token="x" * 10)
+    logging.getLogger("uvicorn.error").info("ready", extra={"color_message": "\x1b[1mready\x1b[0m"})
+    out = capsys.readouterr().err
+    for secret in ("other-secret-token", "rabbit-pass", "x" * 10):
+        assert secret not in out, secret
+    assert "amqp://ferry:***@broker:5672/" in out
+    assert "color_message" not in out
+    assert len(out.splitlines()) == 2

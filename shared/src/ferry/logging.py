@@ -4,7 +4,11 @@ Every record carries `service` (the service's one name). Secrets never reach the
 output: values under secret-sounding keys are masked, known secret values (tokens,
 URL passwords from the settings) are replaced wherever they appear, and
 `scheme://user:password@host` URLs lose their password. Standard-library loggers
-(FastStream, uvicorn, aio-pika) go through the same pipeline.
+(FastStream, uvicorn, aio-pika) go through the same pipeline, in both formats.
+
+Tracebacks are rendered as plain text, never with frame locals (a local may hold a DSN with
+its password, or a token), and the rendered text is scrubbed like every other value. JSON lines
+carry no terminal colour codes (uvicorn's `color_message` is dropped).
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ _SECRET_KEY = re.compile(r"(token|password|passwd|secret|authorization|api[_-]?k
 _URL_PASSWORD = re.compile(r"(?P<scheme>[a-z][a-z0-9+.-]*://)(?P<user>[^:/@\s]*):(?P<pw>[^@/\s]+)@", re.I)
 _BEARER = re.compile(r"(?i)\b(bearer|token)\s+[A-Za-z0-9_\-.=:+/]{8,}")
 _GITHUB_TOKEN = re.compile(r"\b(gh[pousr]_[A-Za-z0-9]{20,}|github_pat_[A-Za-z0-9_]{20,})\b")
+_ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 
 
 class Redactor:
@@ -70,6 +75,29 @@ def _scrub_rendered(redactor: Redactor) -> Any:
     return processor
 
 
+def _scrub_text(redactor: Redactor) -> Any:
+    # The console renderer's output is one string (tracebacks included): scrub all of it.
+    def processor(_logger: Any, _name: str, line: str) -> str:
+        return redactor.scrub(line)
+
+    return processor
+
+
+def _drop_colour_key(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """`color_message` repeats `event` with colour codes: the console renderer colours by itself."""
+    event.pop("color_message", None)
+    return event
+
+
+def _drop_colour(_logger: Any, _name: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
+    """No terminal colour codes in JSON: uvicorn's `color_message` goes, and codes in strings."""
+    event.pop("color_message", None)
+    for key, value in list(event.items()):
+        if isinstance(value, str) and "\x1b[" in value:
+            event[key] = _ANSI.sub("", value)
+    return event
+
+
 def configure_logging(service: str, settings: FerrySettings | None = None) -> structlog.stdlib.BoundLogger:
     """Configure structlog and stdlib logging for one process; returns its logger."""
     settings = settings or FerrySettings()
@@ -85,10 +113,15 @@ def configure_logging(service: str, settings: FerrySettings | None = None) -> st
     renderer: Any
     if settings.log_format == "json":
         renderer = structlog.processors.JSONRenderer()
-        final: list[Any] = [structlog.processors.format_exc_info, _scrub_rendered(redactor), renderer]
+        final: list[Any] = [
+            structlog.processors.format_exc_info, _scrub_rendered(redactor), _drop_colour, renderer,
+        ]
     else:
-        renderer = structlog.dev.ConsoleRenderer(colors=sys.stderr.isatty())
-        final = [renderer]
+        # Plain tracebacks: the default (rich) one prints every frame's locals.
+        renderer = structlog.dev.ConsoleRenderer(
+            colors=sys.stderr.isatty(), exception_formatter=structlog.dev.plain_traceback
+        )
+        final = [_drop_colour_key, renderer, _scrub_text(redactor)]
 
     structlog.configure(
         processors=[*shared, structlog.stdlib.ProcessorFormatter.wrap_for_formatter],
