@@ -115,6 +115,6 @@ def test_a_job_running_through_a_broker_restart_completes_with_exact_counts(slow
     assert done["status"] == "completed"
     assert stack.counts() == {**before, "PENDING": 0}
     assert done["succeeded"] == before["PENDING"]
-    events = httpx.get(f"{stack.status.url}/jobs/{job_id}/events", timeout=10).json()["items"]
+    events = httpx.get(f"{stack.status.url}/jobs/{job_id}/events", timeout=10).json()
     seqs = [e["seq"] for e in events]
     assert seqs == sorted(set(seqs))  # stored once each, in order

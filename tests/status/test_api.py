@@ -50,8 +50,7 @@ async def commands(infra: Infra) -> AsyncIterator[Commands]:
 async def test_post_jobs_publishes_the_command_and_shows_it_pending(status: Status, commands: Commands) -> None:
     response = await status.client.post(
         "/jobs", headers=status.auth,
-        json={"service": "telemetry-janitor", "command": "clear", "options": {"status": "DONE", "batch_size": 500},
-              "requested_by": "cli:ana"},
+        json={"service": "telemetry-janitor", "command": "clear", "options": {"status": "DONE", "batch_size": 500}},
     )
     assert response.status_code == 202, response.text
     accepted = response.json()
@@ -63,14 +62,14 @@ async def test_post_jobs_publishes_the_command_and_shows_it_pending(status: Stat
     assert message.delivery_mode == aio_pika.DeliveryMode.PERSISTENT
     envelope = json.loads(message.body)
     assert envelope["job_id"] == str(job_id)
-    assert envelope["requested_by"] == "cli:ana"
+    assert envelope["requested_by"] == "api"
     assert envelope["options"]["status"] == "DONE"
     assert envelope["options"]["batch_size"] == 500
     assert envelope["options"]["dry_run"] is False
 
     job = (await status.client.get(f"/jobs/{job_id}")).json()
     assert (job["status"], job["service"], job["command"], job["requested_by"]) == (
-        "pending", "telemetry-janitor", "clear", "cli:ana")
+        "pending", "telemetry-janitor", "clear", "api")
     assert job["options"]["status"] == "DONE"
     assert job["last_seq"] == -1
 

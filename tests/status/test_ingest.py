@@ -40,10 +40,10 @@ async def test_a_jobs_events_fold_into_its_row(status: Status, events: Events) -
     assert body["duration_s"] is not None
     assert body["duration_s"] >= 0
 
-    listed = (await status.client.get(f"/jobs/{job}/events")).json()["items"]
+    listed = (await status.client.get(f"/jobs/{job}/events")).json()
     assert [e["seq"] for e in listed] == [0, 1, 2, 3, 4]
     assert [e["type"] for e in listed] == ["accepted", "started", "progress", "progress", "completed"]
-    later = (await status.client.get(f"/jobs/{job}/events", params={"after_seq": 2})).json()["items"]
+    later = (await status.client.get(f"/jobs/{job}/events", params={"after_seq": 2})).json()
     assert [e["seq"] for e in later] == [3, 4]
 
 
@@ -74,12 +74,12 @@ async def test_out_of_order_and_duplicate_events_keep_the_newest_state(status: S
         await events.publish(e)
 
     async def all_stored() -> list[dict[str, object]] | None:
-        items: list[dict[str, object]] = (await status.client.get(f"/jobs/{job}/events")).json()["items"]
+        items: list[dict[str, object]] = (await status.client.get(f"/jobs/{job}/events")).json()
         return items if len(items) == 4 else None
 
     stored = await eventually(all_stored, what="4 distinct events")
     await asyncio.sleep(0.3)  # let any redelivered copy be processed too
-    stored = (await status.client.get(f"/jobs/{job}/events")).json()["items"]
+    stored = (await status.client.get(f"/jobs/{job}/events")).json()
     assert [e["seq"] for e in stored] == [1, 2, 3, 5]
     body = (await status.client.get(f"/jobs/{job}")).json()
     assert (body["status"], body["processed"], body["last_seq"], body["message"]) == ("completed", 10, 5, "done")

@@ -21,11 +21,17 @@ from ferry_status import store
 from ferry_status.auth import require_token
 from ferry_status.errors import PublishFailed
 from ferry_status.metrics import Metrics
-from ferry_status.models import CancelAccepted, EventList, Job, JobAccepted, JobPage, Readiness, StartJob, Stats
+from ferry_status.models import CancelAccepted, Job, JobAccepted, JobPage, Readiness, StartJob, Stats
 from ferry_status.resources import Resources
 from ferry_status.settings import StatusSettings
 
 log = structlog.get_logger(__name__)
+PG_INT_MAX = 2**31 - 1
+"""Largest Postgres `integer` (event seq): larger numbers are refused with 422, not sent to Postgres."""
+PG_BIGINT_MAX = 2**63 - 1
+"""Largest Postgres `bigint` (offsets)."""
+EVENTS_PAGE_MAX = 1000
+"""Most events one page of `/jobs/{id}/events` holds."""
 _OUTAGES = (asyncpg.PostgresConnectionError, asyncpg.InterfaceError, asyncpg.CannotConnectNowError, OSError,
             TimeoutError)
 
@@ -86,6 +92,48 @@ async def _job_or_404(res: Resources, job_id: UUID) -> asyncpg.Record:
     return row
 
 
+async def publish_job(res: Resources, body: StartJob, *, requested_by: str) -> JobAccepted:
+    """Validate a start request, claim its job id and publish its command (the API's and any
+    other in-process caller's way to start a job; `requested_by` is who is authenticated)."""
+    try:
+        spec = command_spec(body.service, body.command)
+    except UnknownCommand as exc:
+        bad = "command" if body.service in services() else "service"
+        known = sorted({c for s, c in COMMANDS if s == body.service}) if bad == "command" else services()
+        raise _unprocessable(bad, f"{exc.args[0]}; allowed: {', '.join(known)}", getattr(body, bad)) from None
+    try:
+        options = spec.options.model_validate(body.options)
+    except ValidationError as exc:
+        errors = json.loads(exc.json(include_url=False))
+        for error in errors:
+            error["loc"] = ["body", "options", *error["loc"]]
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=errors) from None
+    envelope = Command[Any](job_id=body.job_id or uuid4(), requested_by=requested_by, options=options)
+    # The id is claimed before publishing, so that a client-chosen id of another job is refused
+    # instead of mixing two jobs' events in one row (and sending cancels to the wrong service).
+    claimed, service, command = await store.claim_job_id(
+        res.pool, envelope.job_id, spec.service, spec.command, options.model_dump(mode="json"), requested_by
+    )
+    if (service, command) != (spec.service, spec.command):
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            detail=f"job {envelope.job_id} already exists for {service} {command}; choose another job_id",
+        )
+    try:
+        await res.publisher.publish(spec.routing_key, envelope.model_dump_json().encode(),
+                                    message_id=str(envelope.job_id))
+    except PublishFailed:
+        if claimed:
+            try:
+                await store.release_job_id(res.pool, envelope.job_id)
+            except (asyncpg.PostgresError, *_OUTAGES) as exc:
+                log.warning("unpublished job left pending", job_id=str(envelope.job_id), error=repr(exc))
+        raise
+    res.metrics.commands_published.labels(routing_key=spec.routing_key).inc()
+    log.info("job requested", job_id=str(envelope.job_id), routing_key=spec.routing_key, requested_by=requested_by)
+    return JobAccepted(job_id=envelope.job_id, routing_key=spec.routing_key)
+
+
 def _routes() -> Any:
     from fastapi import APIRouter
 
@@ -97,7 +145,7 @@ def _routes() -> Any:
         service: Annotated[str | None, Query(description="Only this service's jobs.")] = None,
         job_status: Annotated[JobStatus | None, Query(alias="status", description="Only jobs in this status.")] = None,
         limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
-        offset: Annotated[int, Query(ge=0, description="Jobs to skip.")] = 0,
+        offset: Annotated[int, Query(ge=0, le=PG_BIGINT_MAX, description="Jobs to skip.")] = 0,
     ) -> JobPage:
         rows, total = await store.list_jobs(res.pool, service=service, status=job_status, limit=limit, offset=offset)
         return JobPage(items=[Job.from_row(r) for r in rows], total=total, limit=limit, offset=offset)
@@ -106,14 +154,24 @@ def _routes() -> Any:
     async def get_job(res: Res, job_id: UUID) -> Job:
         return Job.from_row(await _job_or_404(res, job_id))
 
-    @router.get("/jobs/{job_id}/events", response_model=EventList, summary="A job's events in order")
+    @router.get(
+        "/jobs/{job_id}/events", response_model=list[JobEvent], summary="A job's events in order, a page at a time",
+        description="At most `limit` events with `seq > after_seq`, in seq order. When more remain, the "
+        '`Link` header names the next page (`<url>; rel="next"`).',
+    )
     async def job_events(
-        res: Res, job_id: UUID,
-        after_seq: Annotated[int, Query(description="Only events with a higher seq.")] = -1,
-    ) -> EventList:
+        request: Request, response: Response, res: Res, job_id: UUID,
+        after_seq: Annotated[int, Query(ge=-1, le=PG_INT_MAX, description="Only events with a higher seq "
+                                        "(-1, the default: from the first).")] = -1,
+        limit: Annotated[int, Query(ge=1, le=EVENTS_PAGE_MAX, description="Most events on this page.")] = 500,
+    ) -> list[JobEvent]:
         await _job_or_404(res, job_id)
-        bodies = await store.job_events(res.pool, job_id, after_seq)
-        return EventList(items=[JobEvent.model_validate(b) for b in bodies])
+        bodies = await store.job_events(res.pool, job_id, after_seq, limit + 1)
+        page = [JobEvent.model_validate(b) for b in bodies[:limit]]
+        if len(bodies) > limit:
+            following = request.url.include_query_params(after_seq=page[-1].seq, limit=limit)
+            response.headers["Link"] = f'<{following}>; rel="next"'
+        return page
 
     @router.get("/stats", response_model=Stats, summary="Jobs by status and by service")
     async def stats(res: Res) -> Stats:
@@ -126,43 +184,18 @@ def _routes() -> Any:
 
     @router.post(
         "/jobs", response_model=JobAccepted, status_code=status.HTTP_202_ACCEPTED, summary="Start a job",
-        dependencies=[Depends(require_token)],
+        responses={409: {"description": "The job id belongs to a job of another service or command"}},
     )
-    async def start_job(res: Res, body: StartJob) -> JobAccepted:
-        try:
-            spec = command_spec(body.service, body.command)
-        except UnknownCommand as exc:
-            bad = "command" if body.service in services() else "service"
-            known = sorted({c for s, c in COMMANDS if s == body.service}) if bad == "command" else services()
-            raise _unprocessable(bad, f"{exc.args[0]}; allowed: {', '.join(known)}", getattr(body, bad)) from None
-        try:
-            options = spec.options.model_validate(body.options)
-        except ValidationError as exc:
-            errors = json.loads(exc.json(include_url=False))
-            for error in errors:
-                error["loc"] = ["body", "options", *error["loc"]]
-            raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=errors) from None
-        requested_by = body.requested_by or "api"
-        envelope = Command[Any](job_id=body.job_id or uuid4(), requested_by=requested_by, options=options)
-        await res.publisher.publish(spec.routing_key, envelope.model_dump_json().encode(),
-                                    message_id=str(envelope.job_id))
-        res.metrics.commands_published.labels(routing_key=spec.routing_key).inc()
-        log.info("job requested", job_id=str(envelope.job_id), routing_key=spec.routing_key, requested_by=requested_by)
-        try:
-            await store.record_requested(res.pool, envelope.job_id, spec.service, spec.command,
-                                         options.model_dump(mode="json"), requested_by)
-        except (asyncpg.PostgresError, *_OUTAGES) as exc:
-            # The command is already on its way; the job will show up when its events arrive.
-            log.warning("job published but not recorded as pending", job_id=str(envelope.job_id), error=repr(exc))
-        return JobAccepted(job_id=envelope.job_id, routing_key=spec.routing_key)
+    async def start_job(res: Res, body: StartJob, caller: Annotated[str, Depends(require_token)]) -> JobAccepted:
+        return await publish_job(res, body, requested_by=caller)
 
     @router.post(
         "/jobs/{job_id}/cancel", response_model=CancelAccepted, status_code=status.HTTP_202_ACCEPTED,
-        summary="Ask a job's service to stop it", dependencies=[Depends(require_token)],
+        summary="Ask a job's service to stop it",
     )
-    async def cancel_job(res: Res, job_id: UUID) -> CancelAccepted:
+    async def cancel_job(res: Res, job_id: UUID, caller: Annotated[str, Depends(require_token)]) -> CancelAccepted:
         row = await _job_or_404(res, job_id)
-        command = CancelCommand(job_id=job_id, requested_by="api")
+        command = CancelCommand(job_id=job_id, requested_by=caller)
         routing_key = f"{row['service']}.{CANCEL}"
         await res.publisher.publish(routing_key, command.model_dump_json().encode(), message_id=f"cancel-{job_id}")
         res.metrics.commands_published.labels(routing_key=routing_key).inc()

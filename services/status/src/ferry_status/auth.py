@@ -23,6 +23,12 @@ def check_bearer(authorization: str | None, token: SecretStr | None) -> None:
         )
 
 
-def require_token(request: Request) -> None:
-    """FastAPI dependency: the request carries `Authorization: Bearer <FERRY_API_TOKEN>`."""
+API_CALLER = "api"
+"""Who a request bearing FERRY_API_TOKEN is (recorded as the `requested_by` of the jobs it starts)."""
+
+
+def require_token(request: Request) -> str:
+    """FastAPI dependency: the request carries `Authorization: Bearer <FERRY_API_TOKEN>`; returns
+    the caller's identity."""
     check_bearer(request.headers.get("authorization"), request.app.state.settings.api_token)
+    return API_CALLER

@@ -9,7 +9,7 @@ from uuid import UUID
 import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
-from ferry.contracts import JobEvent, JobStatus
+from ferry.contracts import JobStatus
 
 
 class Job(BaseModel):
@@ -64,12 +64,6 @@ class JobPage(BaseModel):
     offset: int = Field(description="Jobs skipped before this page.")
 
 
-class EventList(BaseModel):
-    """A job's events in order of `seq`."""
-
-    items: list[JobEvent] = Field(description="The events, as their services published them.")
-
-
 class Stats(BaseModel):
     """How many jobs are in each status, overall and per service."""
 
@@ -86,8 +80,10 @@ class StartJob(BaseModel):
     service: str = Field(description="The service to run it, e.g. `telemetry-janitor`.")
     command: str = Field(description="The command, e.g. `clear`.")
     options: dict[str, Any] = Field(default_factory=dict, description="The command's options (validated).")
-    job_id: UUID | None = Field(None, description="The job's id; publishing the same id twice runs the job once.")
-    requested_by: str | None = Field(None, max_length=200, description="Who asks (default `api`).")
+    job_id: UUID | None = Field(
+        None, description="The job's id; publishing the same id twice runs the job once. An id that already "
+        "belongs to a job of another service or command is refused (409)."
+    )
 
 
 class JobAccepted(BaseModel):

@@ -126,18 +126,32 @@ async def write_events(conn: Executor, events: Sequence[tuple[JobEvent, str]]) -
     return int(row["inserted"]), int(row["jobs"])
 
 
-async def record_requested(
+async def claim_job_id(
     conn: Executor, job_id: UUID, service: str, command: str, options: dict[str, Any], requested_by: str
-) -> None:
-    """Show a job the API was asked to start as pending until its events arrive (or fill in what
-    its events cannot say, when they came first)."""
-    await conn.execute(
-        f"INSERT INTO {JOBS} AS j (job_id, service, command, status, options, requested_by)"
-        " VALUES ($1, $2, $3, 'pending', $4, $5)"
-        " ON CONFLICT (job_id) DO UPDATE SET options = COALESCE(j.options, EXCLUDED.options),"
-        " requested_by = COALESCE(j.requested_by, EXCLUDED.requested_by), updated_at = now()",
+) -> tuple[bool, str, str]:
+    """Record a job the API is about to publish as pending, unless its id is already known.
+
+    Returns (claimed now, service, command) of the job that holds the id: the caller compares them
+    with its own to refuse an id that belongs to another job. Atomic: of two requests racing for
+    one id, the second sees the first's row."""
+    row = await conn.fetchrow(
+        f"INSERT INTO {JOBS} (job_id, service, command, status, options, requested_by)"
+        f" VALUES ($1, $2, $3, '{JobStatus.PENDING.value}', $4, $5)"
+        " ON CONFLICT (job_id) DO NOTHING RETURNING service, command",
         job_id, service, command, options, requested_by,
     )
+    if row is not None:
+        return True, row["service"], row["command"]
+    held = await conn.fetchrow(f"SELECT service, command FROM {JOBS} WHERE job_id = $1", job_id)
+    if held is None:  # deleted between the two statements (retention): try once more
+        return await claim_job_id(conn, job_id, service, command, options, requested_by)
+    return False, held["service"], held["command"]
+
+
+async def release_job_id(conn: Executor, job_id: UUID) -> None:
+    """Forget a pending row `claim_job_id` made when its command could not be published (unless
+    events have arrived for it meanwhile)."""
+    await conn.execute(f"DELETE FROM {JOBS} WHERE job_id = $1 AND last_seq = -1", job_id)
 
 
 async def get_job(conn: Executor, job_id: UUID) -> asyncpg.Record | None:
@@ -158,10 +172,11 @@ async def list_jobs(
     return list(rows), int(total or 0)
 
 
-async def job_events(conn: Executor, job_id: UUID, after_seq: int) -> list[dict[str, Any]]:
-    """The stored bodies of a job's events with seq > `after_seq`, in order."""
+async def job_events(conn: Executor, job_id: UUID, after_seq: int, limit: int) -> list[dict[str, Any]]:
+    """The stored bodies of at most `limit` of a job's events with seq > `after_seq`, in order."""
     rows = await conn.fetch(
-        f"SELECT body FROM {EVENTS} WHERE job_id = $1 AND seq > $2 ORDER BY seq, at, event_id", job_id, after_seq
+        f"SELECT body FROM {EVENTS} WHERE job_id = $1 AND seq > $2 ORDER BY seq, at, event_id LIMIT $3",
+        job_id, after_seq, limit,
     )
     return [dict(r["body"]) for r in rows]
 

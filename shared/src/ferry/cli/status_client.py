@@ -68,7 +68,8 @@ class StatusClient:
         if response.status_code == 404:
             return []
         _raise_for_status(response)
-        items: list[dict[str, Any]] = response.json().get("items", [])
+        body = response.json()  # a JSON list of one page (the `cli` helper follows the Link pages)
+        items: list[dict[str, Any]] = body if isinstance(body, list) else body.get("items", [])
         return items
 
     def jobs(
