@@ -97,7 +97,7 @@ def _limiter_process(infra: Infra, tmp_path: Path, name: str, env: dict[str, str
 
 @pytest.mark.slow
 async def test_standby_takes_over_keeping_the_pause_and_the_bucket_level(infra: Infra, tmp_path: Path) -> None:
-    env = limits_env({"drain:*": {"rate": 0.1, "burst": 5}, "gh:*": {"rate": 10, "burst": 10}})
+    env = limits_env({"drain:*": {"rate": 0.01, "burst": 5}, "gh:*": {"rate": 10, "burst": 10}})
     first = _limiter_process(infra, tmp_path, "first", env)
     standby: ServiceProcess | None = None
     try:
@@ -124,9 +124,9 @@ async def test_standby_takes_over_keeping_the_pause_and_the_bucket_level(infra: 
             checked_at = time.time()
             with pytest.raises(WaitTooLong) as drained:
                 await limiter.acquire("drain:k", max_wait_s=0.1)
-            # Refilled at 0.1/s since it was emptied, not reset to the full burst of 5: the next token
-            # is 10 s after the bucket was emptied.
-            assert drained.value.wait_s == pytest.approx(10 - (checked_at - drained_at), abs=0.3)
+            # Refilled at 0.01/s since it was emptied, not reset to the full burst of 5: the next token
+            # is 100 s after the bucket was emptied (the killed owner's lease had to expire first).
+            assert drained.value.wait_s == pytest.approx(100 - (checked_at - drained_at), abs=0.3)
             assert await limiter.acquire("gh:bob") < 0.5  # other keys are served as usual
         assert "rate limiter active: buckets loaded" in standby.logs()
     finally:

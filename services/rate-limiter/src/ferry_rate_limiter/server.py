@@ -6,18 +6,24 @@ request is reserved in memory, answered on its `reply_to` at once (no drain awai
 acknowledged a few ms later in one `multiple` ack with the others (`acks`).
 
 Ownership. Every replica consumes the single-active-consumer queue; the broker delivers to one.
-A replica's first delivery makes it take the owner lock (a Postgres session advisory lock) and
-load the buckets, so it carries on from the last save of the replica before it. The lock makes a
-graceful hand-over exact: the leaving replica stops consuming, saves, and only then unlocks. A
-replica killed outright loses at most `rate_limiter_save_ms` of reservations; pauses are saved
-before the feedback that caused them is acknowledged, so a pause is never lost.
+A replica's first delivery makes it take the owner lease (`lease`) and load the buckets, so it
+carries on from the last save of the replica before it. Every save renews the lease in its own
+transaction, naming the lease's epoch: a replica that lost the lease (paused, then resumed after
+a standby took over) writes nothing and stops serving. A graceful hand-over is exact: the leaving
+replica stops consuming, saves, and only then releases the lease. A replica killed or paused
+loses at most `rate_limiter_save_ms` of reservations (pauses are saved before the feedback that
+caused them is acknowledged); the broker gives the queue to a standby once the AMQP heartbeat
+misses, and the lease expires by then, both within `rate_limiter_takeover_s`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
+import socket
 import time
+import uuid
 from typing import Any, cast
 
 import aio_pika
@@ -35,6 +41,7 @@ from ferry.ratelimit import wire
 from ferry.ratelimit.core import TokenBuckets
 from ferry_rate_limiter import store
 from ferry_rate_limiter.acks import AckBatcher
+from ferry_rate_limiter.lease import LeaseBusy, LeaseLost, OwnerLease
 from ferry_rate_limiter.settings import RateLimiterSettings
 
 log = structlog.get_logger(__name__)
@@ -48,6 +55,7 @@ ANSWERED = {outcome: ACQUIRES.labels(outcome) for outcome in ("now", "wait", "pa
 OWNER = Gauge("ferry_ratelimit_owner", "1 while this replica owns the buckets (is the active consumer)")
 BUCKETS = Gauge("ferry_ratelimit_buckets", "Buckets held in memory")
 SAVE_ERRORS = Counter("ferry_ratelimit_save_errors_total", "Failed saves of bucket state (retried)")
+LEASES_LOST = Counter("ferry_ratelimit_leases_lost_total", "Times this replica found another had taken over")
 
 
 class LimiterServer:
@@ -58,7 +66,8 @@ class LimiterServer:
         self.pool = pool
         self.settings = settings
         self.owner = False
-        self._owner_conn: asyncpg.Connection | None = None
+        holder = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.lease = OwnerLease(holder, settings.lease_ttl_s)
         self._owner_lock = asyncio.Lock()
         self._save_lock = asyncio.Lock()
         self._save_now = asyncio.Event()
@@ -76,7 +85,10 @@ class LimiterServer:
     async def start(self) -> None:
         """Connect, declare the queue and consume it (as the active consumer or a standby)."""
         url = self.settings.amqp_url.get_secret_value()
-        self._connection = await aio_pika.connect_robust(url, client_properties={"connection_name": "rate-limiter"})
+        # A short heartbeat: the broker hands the queue to a standby soon after this replica goes silent.
+        self._connection = await aio_pika.connect_robust(
+            url, heartbeat=self.settings.amqp_heartbeat_s, client_properties={"connection_name": "rate-limiter"}
+        )
         channel = await self._connection.channel(publisher_confirms=False)
         assert isinstance(channel, aio_pika.abc.AbstractRobustChannel)
         self._channel = channel
@@ -139,7 +151,7 @@ class LimiterServer:
         self._acks.delivered(channel, tag)
         self._inflight += 1
         try:
-            if not self.owner:
+            if not self.owner or not self.lease.trusted():
                 try:
                     await self._take_over()
                 except Exception as exc:  # Postgres unreachable: fail closed, clients wait and ask again
@@ -207,29 +219,61 @@ class LimiterServer:
     # -- ownership -----------------------------------------------------------------------------
 
     async def _take_over(self) -> None:
-        """Become the owner: take the lock (waiting for a leaving owner to save), load the buckets."""
+        """Become (or make sure this replica still is) the owner: take the lease, load the buckets.
+
+        An owner whose lease is no longer trusted locally renews it first (LeaseLost if another
+        replica took over meanwhile). A leaving owner releases the lease at once; a vanished one's
+        expires: wait up to one lease's length for either, then LeaseBusy.
+        """
         async with self._owner_lock:
             if self.owner:
+                if not self.lease.trusted():
+                    await self._renew_or_lose()
                 return
             started = time.monotonic()
-            if self._owner_conn is None or self._owner_conn.is_closed():
-                self._owner_conn = await asyncpg.connect(self.settings.database_url.get_secret_value(), timeout=5)
-            conn = self._owner_conn
             logged = False
-            while not await conn.fetchval("SELECT pg_try_advisory_lock(hashtext($1))", store.OWNER_LOCK, timeout=5):
+            while True:
+                async with self.pool.acquire() as conn:
+                    if await self.lease.try_take(conn):
+                        saved = await store.load(conn)
+                        break
+                if time.monotonic() - started > self.lease.ttl_s * 1.5:
+                    raise LeaseBusy("another replica holds the owner lease and renews it")
                 if not logged:
-                    log.info("waiting for the previous owner of the buckets to hand over")
+                    log.info("waiting for the previous owner of the buckets to hand over or its lease to expire")
                     logged = True
                 await asyncio.sleep(0.05)
-            self.buckets.replace(await store.load(conn))
+            self.buckets.replace(saved)
             self.owner = True
             OWNER.set(1)
             BUCKETS.set(len(self.buckets.buckets))
             log.info(
-                "rate limiter active: buckets loaded", buckets=len(self.buckets.buckets),
+                "rate limiter active: buckets loaded", buckets=len(self.buckets.buckets), epoch=self.lease.epoch,
                 paused=sorted(k for k in self.buckets.buckets if self.buckets.paused_until(k)),
                 took_ms=round((time.monotonic() - started) * 1000, 1),
             )
+
+    async def _renew_or_lose(self) -> None:
+        try:
+            async with self.pool.acquire() as conn:
+                await self.lease.renew(conn)
+        except LeaseLost as exc:
+            self._lost(exc)
+            raise
+
+    def _lost(self, exc: LeaseLost) -> None:
+        """Another replica owns the buckets now: drop what is in memory unsaved, serve nothing."""
+        if not self.owner:
+            return
+        self.owner = False
+        self.lease.forget()
+        OWNER.set(0)
+        LEASES_LOST.inc()
+        unsaved = len(self.buckets.dirty)
+        self.buckets.replace([])
+        self._unacked_feedback = []  # never acknowledged: redelivered to the owner
+        log.warning("rate limiter lost the owner lease: not serving nor saving", reason=str(exc),
+                    unsaved_buckets=unsaved)
 
     async def _release(self) -> None:
         """Save what is pending and give up ownership (the next owner loads it)."""
@@ -238,12 +282,14 @@ class LimiterServer:
                 return
             with contextlib.suppress(Exception):
                 await self.save()
+            if not self.owner:  # the save found the lease lost
+                return
             self.owner = False
             OWNER.set(0)
-            if self._owner_conn is not None:
-                with contextlib.suppress(Exception):
-                    await self._owner_conn.close(timeout=2)
-                self._owner_conn = None
+            with contextlib.suppress(Exception):
+                async with self.pool.acquire() as conn:
+                    await self.lease.release(conn)
+            self.lease.forget()
             log.info("rate limiter released the buckets")
 
     def _on_lost(self, *_: Any) -> None:
@@ -254,13 +300,18 @@ class LimiterServer:
     # -- write-behind --------------------------------------------------------------------------
 
     async def save(self) -> None:
-        """Save changed buckets, then acknowledge the feedback they include."""
+        """Save changed buckets under the lease (renewing it), then acknowledge the feedback they include."""
         async with self._save_lock:
             changed = self.buckets.take_dirty()
             acks, self._unacked_feedback = self._unacked_feedback, []
             try:
-                async with self.pool.acquire() as conn:
-                    await store.save(conn, changed)
+                async with self.pool.acquire() as conn, conn.transaction():
+                    await self.lease.renew(conn)  # first: fences the writes below
+                    assert self.lease.epoch is not None
+                    await store.save(conn, changed, self.lease.epoch)
+            except LeaseLost as exc:
+                self._lost(exc)
+                raise
             except Exception:
                 SAVE_ERRORS.inc()
                 self.buckets.dirty.update(changed)
@@ -276,16 +327,20 @@ class LimiterServer:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._save_now.wait(), interval)
             self._save_now.clear()
-            if not self.owner:
+            if not self.owner or not (self.buckets.dirty or self._unacked_feedback or self.lease.heartbeat_due()):
                 continue
             try:
                 await self.save()
                 if time.monotonic() >= next_prune:
                     next_prune = time.monotonic() + self.settings.rate_limiter_prune_s
                     gone = self.buckets.prune()
-                    async with self.pool.acquire() as conn:
-                        await store.forget(conn, gone)
+                    async with self.pool.acquire() as conn, conn.transaction():
+                        await self.lease.renew(conn)
+                        assert self.lease.epoch is not None
+                        await store.forget(conn, gone, self.lease.epoch)
                 BUCKETS.set(len(self.buckets.buckets))
+            except LeaseLost as exc:
+                self._lost(exc)
             except Exception as exc:
                 log.warning("saving the buckets failed, retrying", error=repr(exc))
                 await asyncio.sleep(min(1.0, interval * 5))

@@ -9,17 +9,17 @@ from ferry.ratelimit.bucket import Bucket
 from ferry_rate_limiter import SERVICE
 
 SCHEMA = schema_name(SERVICE)
-OWNER_LOCK = f"ferry.{SCHEMA}.owner"
-"""Session advisory lock held by the replica that owns the buckets (see `server`)."""
 
 _FIELDS = (
     "rate", "burst", "level", "origin", "paused_until", "strikes", "strike_until",
     "cap_rate", "cap_until", "cap_remaining", "touched",
 )
+# The epoch in the WHERE: a row written by a newer owner is never overwritten by an older one.
 _UPSERT = (
-    f'INSERT INTO "{SCHEMA}".buckets (key, {", ".join(_FIELDS)}, saved_at) '
-    f"VALUES ($1, {', '.join(f'${i}' for i in range(2, len(_FIELDS) + 2))}, now()) "
-    f"ON CONFLICT (key) DO UPDATE SET {', '.join(f'{f} = EXCLUDED.{f}' for f in _FIELDS)}, saved_at = now()"
+    f'INSERT INTO "{SCHEMA}".buckets (key, {", ".join(_FIELDS)}, epoch, saved_at) '
+    f"VALUES ($1, {', '.join(f'${i}' for i in range(2, len(_FIELDS) + 3))}, now()) "
+    f"ON CONFLICT (key) DO UPDATE SET {', '.join(f'{f} = EXCLUDED.{f}' for f in _FIELDS)}, "
+    f'epoch = EXCLUDED.epoch, saved_at = now() WHERE "{SCHEMA}".buckets.epoch <= EXCLUDED.epoch'
 )
 
 
@@ -33,15 +33,17 @@ async def load(conn: Conn) -> list[tuple[str, Bucket]]:
     return [(row["key"], Bucket(**{f: row[f] for f in _FIELDS})) for row in rows]
 
 
-async def save(conn: Conn, buckets: Mapping[str, Bucket]) -> None:
-    """Upsert these buckets' state."""
+async def save(conn: Conn, buckets: Mapping[str, Bucket], epoch: int) -> None:
+    """Upsert these buckets' state as the owner of `epoch` (call inside the lease's transaction)."""
     if buckets:
         await conn.executemany(
-            _UPSERT, [(key, *(getattr(b, f) for f in _FIELDS)) for key, b in sorted(buckets.items())]
+            _UPSERT, [(key, *(getattr(b, f) for f in _FIELDS), epoch) for key, b in sorted(buckets.items())]
         )
 
 
-async def forget(conn: Conn, keys: list[str]) -> None:
-    """Delete buckets the service pruned (nothing pending in them)."""
+async def forget(conn: Conn, keys: list[str], epoch: int) -> None:
+    """Delete buckets the service pruned (nothing pending in them), unless a newer owner wrote them."""
     if keys:
-        await conn.execute(f'DELETE FROM "{SCHEMA}".buckets WHERE key = ANY($1::text[])', keys)
+        await conn.execute(
+            f'DELETE FROM "{SCHEMA}".buckets WHERE key = ANY($1::text[]) AND epoch <= $2', keys, epoch
+        )
