@@ -1,4 +1,4 @@
-"""`ferry-sandbox`: serve the fake GitHub API over HTTP with uvicorn.
+"""`ferry-sandbox`: serve the fake GitHub API over HTTP with uvicorn (and the fake Peloton API under /peloton).
 
     ferry-sandbox [--host 127.0.0.1] [--port 8765] [--config sandbox.json] [--print-config]
 
@@ -20,6 +20,7 @@ import uvicorn
 
 from ferry_sandbox.config import SandboxConfig, default_config
 from ferry_sandbox.github import create_app
+from ferry_sandbox.peloton import PELOTON_PREFIX, create_peloton_app
 
 DEFAULT_PORT = 8765
 
@@ -44,7 +45,9 @@ def main(argv: list[str] | None = None) -> None:
     if args.print_config:
         print(config.model_dump_json(indent=2))
         return
-    uvicorn.run(create_app(config), host=args.host, port=args.port, log_level="warning")
+    app = create_app(config)
+    app.mount(PELOTON_PREFIX, create_peloton_app())  # the fake Peloton API, beside GitHub's
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
 
 
 if __name__ == "__main__":

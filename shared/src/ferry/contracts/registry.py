@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ferry.contracts.base import Options
 from ferry.contracts.janitor import ClearOptions, SeedDemoOptions
+from ferry.contracts.peloton_sync import SyncClassLibraryOptions
 from ferry.contracts.seeder import SeedOptions
 
 
@@ -30,6 +31,7 @@ COMMANDS: dict[tuple[str, str], CommandSpec] = {
         CommandSpec("telemetry-janitor", "clear", ClearOptions, "clear_learnpack_telemetry_queue"),
         CommandSpec("telemetry-janitor", "seed-demo", SeedDemoOptions, "(new) demo data for clear"),
         CommandSpec("gh-seeder", "seed", SeedOptions, "seed_real_projects"),
+        CommandSpec("peloton-sync", "sync-class-library", SyncClassLibraryOptions, "sync_class_library"),
     )
 }
 

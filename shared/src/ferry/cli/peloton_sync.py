@@ -1,0 +1,200 @@
+"""`ferry peloton-sync ...`: sync the Peloton class library, and manage the Peloton connections.
+
+`sync-class-library` mirrors `sync_class_library`: the same flags, defaults and help as its options
+model (`SyncClassLibraryOptions`); `--month` without `--year` is refused before anything is published.
+
+`connect`, `connections list` and `disconnect` edit the service's connection table directly (they
+need `ferry-peloton-sync` installed, the database URL and FERRY_PELOTON_TOKEN_KEY): tokens are read
+from a hidden prompt or from stdin, never from the command line, and are encrypted before they
+leave this process. They never go over the broker or to the status service.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Annotated, Any
+
+import typer
+
+from ferry.cli.context import Deps, Output, guard
+from ferry.cli.errors import Refused
+from ferry.cli.flags import in_range
+from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
+from ferry.cli.submit import bounds, build_options, submit
+from ferry.contracts.peloton_sync import DEFAULT_DISCIPLINES, SyncClassLibraryOptions
+
+SERVICE = "peloton-sync"
+COMMAND = "sync-class-library"
+_F = SyncClassLibraryOptions.model_fields
+_YEAR = bounds(SyncClassLibraryOptions, "year")
+_MONTH = bounds(SyncClassLibraryOptions, "month")
+_LIMIT = bounds(SyncClassLibraryOptions, "limit")
+_DELAY = bounds(SyncClassLibraryOptions, "delay")
+
+
+def _help(field: str) -> str:
+    return str(_F[field].description)
+
+
+def _optional_range(low: Any, high: Any) -> Any:
+    check = in_range(low, high)
+
+    def optional(value: Any) -> Any:
+        return None if value is None else check(value)
+
+    return optional
+
+
+def print_report(output: Output, result: dict[str, Any]) -> None:
+    """The seed's report (connection, window, per-discipline lines and summaries, FINAL SUMMARY)."""
+    report = result.get("report")
+    if isinstance(report, list):
+        for line in report:
+            output.say(str(line))
+
+
+def _service() -> Any:
+    """The service's admin module (only where ferry-peloton-sync is installed)."""
+    try:
+        admin = importlib.import_module("ferry_peloton_sync.admin")
+        settings = importlib.import_module("ferry_peloton_sync.settings")
+    except ImportError:
+        raise Refused(
+            "connections are kept by the peloton-sync service: run this where ferry-peloton-sync is installed "
+            "(its image: `docker compose exec peloton-sync ferry peloton-sync ...`, or the uv workspace)"
+        ) from None
+    return admin, settings
+
+
+def _load(deps: Deps, settings_model: Any) -> Any:
+    from pydantic import ValidationError
+
+    try:
+        return settings_model()
+    except ValidationError as exc:
+        names = ", ".join(f"FERRY_{str(e['loc'][0]).upper()}" for e in exc.errors() if e["loc"])
+        raise Refused(f"invalid settings: {names}") from None
+
+
+def _read_secret(deps: Deps, prompt: str) -> str:
+    return str(typer.prompt(prompt, hide_input=True, default="", show_default=False))
+
+
+def register(app: typer.Typer, deps: Deps) -> None:
+    """Add `ferry peloton-sync` and its commands to `app`."""
+    sub = typer.Typer(help="Sync the Peloton class library; manage Peloton connections.", no_args_is_help=True)
+    app.add_typer(sub, name=SERVICE)
+
+    @sub.command(COMMAND)
+    @guard
+    def sync_class_library(
+        disciplines: Annotated[str, typer.Option("--disciplines", help=_help("disciplines"))] = DEFAULT_DISCIPLINES,
+        year: Annotated[
+            int | None, typer.Option("--year", callback=_optional_range(*_YEAR),
+                                     help=_help("year"))
+        ] = None,
+        month: Annotated[
+            int | None, typer.Option("--month", callback=_optional_range(*_MONTH),
+                                     help=_help("month"))
+        ] = None,
+        limit: Annotated[
+            int | None, typer.Option("--limit", callback=_optional_range(*_LIMIT),
+                                     help=_help("limit"))
+        ] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help=_help("dry_run"))] = False,
+        username: Annotated[str | None, typer.Option("--username", help=_help("username"))] = None,
+        delay: Annotated[
+            float, typer.Option("--delay", callback=in_range(*_DELAY), help=_help("delay"))
+        ] = 0.5,
+        wait: WaitFlag = False,
+        json_output: JsonFlag = False,
+        job_id: JobIdOption = None,
+    ) -> None:
+        """Fetch and sync Peloton's class library (replaces sync_class_library)."""
+        output = Output(json_mode=json_output)
+        options = build_options(
+            SyncClassLibraryOptions, disciplines=disciplines, year=year, month=month, limit=limit, dry_run=dry_run,
+            username=username, delay=delay,
+        )
+        code = submit(
+            deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
+            wait=wait, on_result=print_report,
+        )
+        raise typer.Exit(code)
+
+    @sub.command("connect")
+    @guard
+    def connect(
+        username: Annotated[str, typer.Option("--username", help="The Peloton leaderboard name of the account.")],
+        email: Annotated[
+            str | None, typer.Option("--email", help="The account's email (shown in sync output).")
+        ] = None,
+        expires_in: Annotated[
+            float | None, typer.Option("--expires-in", help="Seconds the access token is valid (default: its JWT exp, "
+                                       "else the JSON's expires_in, else 48 h).")
+        ] = None,
+        json_output: JsonFlag = False,
+    ) -> None:
+        """Store a Peloton connection. Tokens: hidden prompts on a terminal; else stdin (Auth0's JSON answer,
+        or the access token and the refresh token on two lines). Never give them as arguments."""
+        output = Output(json_mode=json_output)
+        admin, settings_module = _service()
+        settings = _load(deps, settings_module.PelotonSettings)
+        if deps.stdin_is_terminal():
+            access = _read_secret(deps, "Access token")
+            refresh = _read_secret(deps, "Refresh token (empty: none)")
+            text = f"{access}\n{refresh}"
+        else:
+            text = sys.stdin.read()
+        try:
+            tokens = admin.read_tokens(text, expires_in_s=expires_in)
+        except ValueError as exc:
+            raise Refused(str(exc)) from None
+        info = admin.connect_account(settings, username=username, email=email, tokens=tokens)
+        if output.json_mode:
+            output.emit_json(_row(info))
+        else:
+            refresh_note = "with a refresh token" if info.has_refresh_token else "WITHOUT a refresh token"
+            output.say(f"Connected {info.username} ({info.label}), {refresh_note}; access token valid until "
+                       f"{info.token_expires_at:%Y-%m-%d %H:%M} UTC")
+
+    connections_app = typer.Typer(help="The stored Peloton connections.", no_args_is_help=True)
+    sub.add_typer(connections_app, name="connections")
+
+    @connections_app.command("list")
+    @guard
+    def list_connections(json_output: JsonFlag = False) -> None:
+        """List the connections (never their tokens)."""
+        output = Output(json_mode=json_output)
+        admin, settings_module = _service()
+        rows = admin.list_accounts(_load(deps, settings_module.PelotonSettings))
+        if output.json_mode:
+            output.emit_json([_row(r) for r in rows])
+            return
+        if not rows:
+            output.say("No Peloton connections: add one with `ferry peloton-sync connect --username NAME`")
+            return
+        for r in rows:
+            state = "active" if r.is_active else f"INACTIVE ({r.inactive_reason or 'no reason'})"
+            expires = f"{r.token_expires_at:%Y-%m-%d %H:%M} UTC" if r.token_expires_at else "unknown"
+            refresh = "yes" if r.has_refresh_token else "no"
+            output.say(f"{r.username}  {r.email or '-'}  {state}  token expires {expires}  refresh token: {refresh}")
+
+    @sub.command("disconnect")
+    @guard
+    def disconnect(
+        username: Annotated[str, typer.Option("--username", help="The connection to forget (and its tokens).")],
+    ) -> None:
+        """Remove a connection and its stored tokens."""
+        output = Output()
+        admin, settings_module = _service()
+        if not admin.disconnect_account(_load(deps, settings_module.PelotonSettings), username):
+            raise Refused(f"no Peloton connection named {username!r}")
+        output.say(f"Disconnected {username}: its tokens are deleted")
+
+
+def _row(info: Any) -> dict[str, Any]:
+    return {"username": info.username, "email": info.email, "is_active": info.is_active,
+            "inactive_reason": info.inactive_reason, "token_expires_at": info.token_expires_at,
+            "has_refresh_token": info.has_refresh_token}
