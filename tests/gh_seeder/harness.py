@@ -93,7 +93,9 @@ class Sandbox:
 async def serve_sandbox(config: SandboxConfig) -> AsyncIterator[Sandbox]:
     app = create_app(config)
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", log_config=None, lifespan="off"
+    ))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():

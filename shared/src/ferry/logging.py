@@ -140,6 +140,13 @@ def configure_logging(service: str, settings: FerrySettings | None = None) -> st
     root.setLevel(settings.log_level.upper())
     for noisy in ("aiormq", "aio_pika", "httpx", "httpcore"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Libraries that install their own handlers (uvicorn's dictConfig, FastStream's default
+    # logger) would print past the scrubbing formatter: every line goes through the root's.
+    for library in ("uvicorn", "uvicorn.error", "uvicorn.access", "faststream", "faststream.access"):
+        own = logging.getLogger(library)
+        own.handlers.clear()
+        own.setLevel(logging.NOTSET)
+        own.propagate = True
     structlog.contextvars.bind_contextvars(service=service)
     logger: structlog.stdlib.BoundLogger = structlog.get_logger(service)
     return logger
