@@ -46,6 +46,10 @@ class RepoConfig(_Model):
     files: dict[str, str] = Field(
         default_factory=dict, description="path -> text; README.md is generated when not given."
     )
+    branches: dict[str, dict[str, str]] = Field(
+        default_factory=dict, description="Other branches: name -> their files (path -> text)."
+    )
+    tags: dict[str, dict[str, str]] = Field(default_factory=dict, description="Tags: name -> their files.")
     visible_to: list[str] | None = Field(
         None, description="Logins allowed to see this (private) repository; others get 404. None: public."
     )
@@ -121,6 +125,8 @@ def default_config() -> SandboxConfig:
     crawl of 250 pull requests would take minutes. The demo accounts get 5,000 per 10 minutes
     instead; `--config` with `window_s: 3600` gives GitHub's real pace.
     """
+    from ferry_sandbox.refs import demo_repos  # refs builds on this module's RepoConfig
+
     demo_tokens = {
         "octo-alice": "ghp_sandboxAlice000000000000000000000001",
         "octo-bob": "ghp_sandboxBob00000000000000000000000002",
@@ -132,5 +138,6 @@ def default_config() -> SandboxConfig:
             RepoConfig(owner="posthog", name="posthog", pulls=250),
             RepoConfig(owner="posthog", name="posthog-js", pulls=120),
             RepoConfig(owner="ferry-demo", name="tiny", pulls=7),
+            *demo_repos(),  # what the demo assets point at (ferry_sandbox.refs)
         ],
     )

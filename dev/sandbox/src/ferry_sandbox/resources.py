@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode
 
+from ferry_sandbox import refs
 from ferry_sandbox.config import RepoConfig
 from ferry_sandbox.data import HTML, Pull, RepoData, repo_object, sha, user
 
@@ -28,6 +29,7 @@ _ROUTES = [
     (re.compile(rf"^{_REPO}/pulls/(?P<number>\d+)/(?P<sub>reviews|commits|files)$"), "pull_sub"),
     (re.compile(rf"^{_REPO}/readme$"), "readme"),
     (re.compile(rf"^{_REPO}/contents(?:/(?P<path>.*))?$"), "contents"),
+    *refs.ROUTES,
 ]
 
 
@@ -103,9 +105,11 @@ class Resources:
             return Answer(200, repo_object(data.repo, api))
         if kind == "pulls":
             return list_pulls(data, query, api)
+        if kind in ("matching_refs", "ref"):
+            return ref_answer(data, kind, match, api)
         if kind in ("readme", "contents"):
             path = "README.md" if kind == "readme" else (match["path"] or "")
-            return contents(data, path, accept, api)
+            return contents(data, path, accept, api, query.get("ref"))
         pull = data.by_number.get(int(match["number"]))
         if pull is None:
             return not_found()
@@ -199,9 +203,20 @@ def _entry(data: RepoData, path: str, api: str, kind: str, size: int) -> dict[st
             "_links": {"self": url, "git": git, "html": html}}
 
 
-def contents(data: RepoData, path: str, accept: str, api: str) -> Answer:
-    """A file (base64 JSON, or raw bytes for the raw media type) or a directory listing."""
-    files = data.files()
+def ref_answer(data: RepoData, kind: str, match: re.Match[str], api: str) -> Answer:
+    """`git/matching-refs/{heads|tags}/{prefix}` (a list, maybe empty) or `git/ref/...` (one, or 404)."""
+    prefix, heads_or_tags = match["prefix"] or "", match["kind"]
+    names = refs.refs_of(data.repo, heads_or_tags)
+    if kind == "ref":
+        return Answer(200, refs.ref_object(data.repo, heads_or_tags, prefix, api)) if prefix in names else not_found()
+    return Answer(200, [refs.ref_object(data.repo, heads_or_tags, n, api) for n in names if n.startswith(prefix)])
+
+
+def contents(data: RepoData, path: str, accept: str, api: str, ref: str | None = None) -> Answer:
+    """A file (base64 JSON, or raw bytes for the raw media type) or a directory listing, on `ref`."""
+    files = refs.files_at(data.repo, data.files(), ref)
+    if files is None:
+        return error(404, f"No commit found for the ref {ref}")
     path = path.strip("/")
     if path in files:
         raw = files[path].encode()

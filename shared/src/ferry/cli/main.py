@@ -10,13 +10,14 @@ from collections.abc import Callable
 
 import typer
 
-from ferry.cli import janitor, jobs, peloton_sync, seeder
+from ferry.cli import asset_sync, janitor, jobs, peloton_sync, seeder
 from ferry.cli.context import Deps
 
 SERVICE_MODULES: tuple[Callable[[typer.Typer, Deps], None], ...] = (
     janitor.register,
     seeder.register,
     peloton_sync.register,
+    asset_sync.register,
 )
 """Each service's `register`: adds `ferry <service> <command> ...`."""
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ferry.contracts.asset_sync import PullAndCleanOptions
 from ferry.contracts.base import Options
 from ferry.contracts.janitor import ClearOptions, SeedDemoOptions
 from ferry.contracts.peloton_sync import SyncClassLibraryOptions
@@ -32,6 +33,7 @@ COMMANDS: dict[tuple[str, str], CommandSpec] = {
         CommandSpec("telemetry-janitor", "seed-demo", SeedDemoOptions, "(new) demo data for clear"),
         CommandSpec("gh-seeder", "seed", SeedOptions, "seed_real_projects"),
         CommandSpec("peloton-sync", "sync-class-library", SyncClassLibraryOptions, "sync_class_library"),
+        CommandSpec("asset-sync", "pull-and-clean", PullAndCleanOptions, "pull_and_clean_assets"),
     )
 }
 

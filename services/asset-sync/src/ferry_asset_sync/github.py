@@ -1,0 +1,154 @@
+"""What asset-sync asks GitHub, on the shared client (`ferry.github.GitHubClient`): which ref a
+`blob/...` URL names, and one file at a ref, conditionally (the stored ETag; a 304 is free).
+
+Every call first takes a slot of the job's own bucket (`job:<id>`, one call per --delay seconds,
+fleet-wide) through `before_call`, then the client takes one of the account's bucket. Errors become
+the registry's per-asset messages (`AssetError`); rate-limit waits too long to sit out
+(`RateLimitWaitTooLong`) are left to the caller, which parks the step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from urllib.parse import quote
+
+import httpx
+from pydantic import SecretStr
+
+from ferry.github import (
+    BadCredentials,
+    Forbidden,
+    GitHubClient,
+    GitHubHTTPError,
+    GitHubResponse,
+    NotFound,
+    NoUsableTokens,
+    TokenPool,
+)
+from ferry.ratelimit import Limiter
+from ferry_asset_sync.errors import AssetError
+from ferry_asset_sync.urls import split_ref
+
+RAW = "application/vnd.github.raw"
+BeforeCall = Callable[[], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class File:
+    """A file's bytes and ETag; `unchanged` when GitHub answered 304 to the stored ETag."""
+
+    content: bytes
+    etag: str | None
+    unchanged: bool
+
+
+class FileMissing(Exception):
+    """GitHub answered 404 for the file (the repository itself may be missing too)."""
+
+
+def _not_accessible(repo: str) -> AssetError:
+    return AssetError(f"Repository {repo} not found or not accessible (GitHub answers 404 for a private repository "
+                      "the token cannot see)")
+
+
+def _refused(repo: str, exc: Exception) -> AssetError:
+    if isinstance(exc, Forbidden):
+        return AssetError(f"Access forbidden to repository {repo}: {exc.message}")
+    return AssetError(f"GitHub authentication failed for repository {repo}: {exc}")
+
+
+class GitHubAccess:
+    """The GitHub clients asset-sync pulls with: the pool's, and one per asset owner with a token."""
+
+    def __init__(self, http: httpx.AsyncClient, limiter: Limiter, pool: list[SecretStr],
+                 owners: dict[str, SecretStr], *, max_wait_s: float) -> None:
+        self.http, self.limiter, self.max_wait_s = http, limiter, max_wait_s
+        self._pool_tokens = pool
+        self._owner_tokens = owners
+        self._clients: dict[str | None, GitHubClient] = {}
+
+    def client_for(self, owner: str | None) -> GitHubClient | None:
+        """The owner's client when the owner has a token, else the pool's; None when neither exists."""
+        key = owner if owner is not None and owner in self._owner_tokens else None
+        tokens = [self._owner_tokens[key]] if key is not None else self._pool_tokens
+        if not tokens:
+            return None
+        if key not in self._clients:
+            self._clients[key] = GitHubClient(self.http, TokenPool(tokens), self.limiter, max_wait_s=self.max_wait_s)
+        return self._clients[key]
+
+
+async def conditional_get(client: GitHubClient, path: str, params: dict[str, str] | None, *, accept: str,
+                          etag: str | None, known: bytes | None) -> GitHubResponse:
+    """GET with `If-None-Match: etag` when the content it stands for is known.
+
+    The shared client sends If-None-Match from its own in-process cache and answers a 304 from it;
+    an ETag kept in Postgres (from another replica or an earlier process) is put in that cache first.
+    This reaches into the client until it takes an ETag per call (asked of the GitHub client's owners).
+    """
+    if etag and known is not None:
+        url = client._url(path, params)
+        client._cache[(str(url), accept)] = (etag, known, {"etag": etag})
+    return await client.get(path, params, accept=accept)
+
+
+async def get_file(client: GitHubClient, repo: str, path: str, ref: str | None, before_call: BeforeCall, *,
+                   etag: str | None = None, known: bytes | None = None) -> File:
+    """One file of `repo` at `ref` (None: the default branch); FileMissing on 404."""
+    await before_call()
+    params = {"ref": ref} if ref else None
+    try:
+        answer = await conditional_get(client, f"/repos/{repo}/contents/{quote(path)}", params, accept=RAW,
+                                       etag=etag, known=known)
+    except NotFound:
+        raise FileMissing(path) from None
+    except (Forbidden, BadCredentials, NoUsableTokens) as exc:
+        raise _refused(repo, exc) from None
+    return File(answer.content, answer.headers.get("etag"), answer.from_cache)
+
+
+async def repo_exists(client: GitHubClient, repo: str, before_call: BeforeCall) -> bool:
+    """Whether the repository is visible (to tell a missing file from a missing repository)."""
+    await before_call()
+    try:
+        await client.get(f"/repos/{repo}")
+    except NotFound:
+        return False
+    except (Forbidden, BadCredentials, NoUsableTokens) as exc:
+        raise _refused(repo, exc) from None
+    return True
+
+
+async def resolve_ref(client: GitHubClient, repo: str, after_blob: tuple[str, ...], url: str,
+                      before_call: BeforeCall) -> tuple[str, str]:
+    """(ref, path) of a `blob/...` URL, against the repository's branches, then its tags."""
+    if not after_blob:
+        raise AssetError(f"Lesson URL must include branch name after blob: {url}")
+    for kind in ("heads", "tags"):
+        names: set[str] = set()
+        await before_call()
+        try:
+            async for ref in client.paginate(f"/repos/{repo}/git/matching-refs/{kind}/{quote(after_blob[0])}"):
+                names.add(str(ref.get("ref", "")).removeprefix(f"refs/{kind}/"))
+        except NotFound:
+            raise _not_accessible(repo) from None
+        except (Forbidden, BadCredentials, NoUsableTokens) as exc:
+            raise _refused(repo, exc) from None
+        except GitHubHTTPError as exc:
+            raise AssetError(f"Cannot read the branches of {repo}: {exc}") from None
+        found = split_ref(after_blob, names)
+        if found is not None:
+            return found
+    raise AssetError(f"Branch not found: {url} names no branch or tag of repository {repo}")
+
+
+async def file_or_error(client: GitHubClient, repo: str, path: str, ref: str | None, before_call: BeforeCall, *,
+                        what: str = "README file", etag: str | None = None, known: bytes | None = None) -> File:
+    """`get_file`, with a 404 told apart: the repository missing, or only the file."""
+    try:
+        return await get_file(client, repo, path, ref, before_call, etag=etag, known=known)
+    except FileMissing:
+        if not await repo_exists(client, repo, before_call):
+            raise _not_accessible(repo) from None
+        raise AssetError(f"{what} '{path}' not found in repository {repo}") from None

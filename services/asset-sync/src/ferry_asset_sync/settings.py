@@ -1,0 +1,53 @@
+"""asset-sync's own settings (same `FERRY_` prefix as every ferry setting).
+
+`FERRY_ASSET_SYNC_TABLE` is the assets table, with the registry application's field names, in the
+database of FERRY_DATABASE_URL: ferry's own (`asset_sync.registry_asset`, made by the migrations) or
+an application's (`public.registry_asset`), which must exist and is never altered; asset-sync keeps
+its own state (ETags, resolved branches, job snapshots) in its `asset_sync` schema beside it, in the
+same database, so each asset's update commits with its step's checkpoint.
+
+`FERRY_ASSET_SYNC_OWNER_TOKENS` (JSON, a secret) maps an asset's `owner` to that owner's GitHub
+token: an asset with an owner listed there is pulled with the owner's token, any other with the
+pool of FERRY_GITHUB_TOKENS.
+"""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr, field_validator
+
+from ferry.db import qualified
+from ferry.settings import FerrySettings
+
+DEFAULT_TABLE = "asset_sync.registry_asset"
+
+
+class AssetSyncSettings(FerrySettings):
+    """Settings of `ferry-asset-sync`, on top of every service's `FERRY_*` settings."""
+
+    asset_sync_table: str = Field(
+        DEFAULT_TABLE,
+        description="`schema.table` with the registry's asset fields, in the database of FERRY_DATABASE_URL.",
+    )
+    asset_sync_owner_tokens: dict[str, SecretStr] = Field(
+        default_factory=dict, description="Asset owner -> that owner's GitHub token, JSON (a secret)."
+    )
+    asset_sync_max_inline_wait_s: float = Field(
+        5.0, ge=0, le=600,
+        description="A rate-limit wait longer than this parks the step (freeing the worker) instead of sleeping.",
+    )
+    asset_sync_limiter_timeout_s: float = Field(
+        2.0, gt=0, le=60, description="How long to wait for one answer of the rate limiter before asking again."
+    )
+
+    @field_validator("asset_sync_table")
+    @classmethod
+    def _valid_table(cls, value: str) -> str:
+        qualified(value)  # raises ValueError naming the bad identifier
+        return value
+
+    @property
+    def table_sql(self) -> str:
+        return qualified(self.asset_sync_table)
+
+    def secret_values(self) -> list[str]:
+        return [*super().secret_values(), *(t.get_secret_value() for t in self.asset_sync_owner_tokens.values())]

@@ -1,0 +1,212 @@
+"""A pull-and-clean job as plain async steps (no broker needed to call them):
+
+    plan     select the assets (the registry's filters and order), snapshot them in `job_assets`,
+             cut them into batches of --batch-size; the first `batch` step
+    batch    after the previous batch finished, wait 2 x --delay (two slots of the job's bucket),
+             then one `pull` step per asset of the batch, for any replica to take
+    pull     mark the asset PENDING ("Starting to sync..."), pull it, write what it found; a
+             `clean` step when its README changed (or its cleaning is not OK yet)
+    clean    clean the README and write it (cleaning_status OK, or ERROR with the reason)
+
+Each asset's outcome is set once, in the transaction of the step that finished it (it commits with
+the step's checkpoint), and counted off its batch; the asset that finishes a batch starts the next,
+and the one that finishes the last batch writes the job's summary. Counts therefore come from
+`job_assets`, exact whatever replicas run the steps, crash or are redelivered.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from ferry.contracts.asset_sync import PullAndCleanOptions, SyncStatus
+from ferry.db import Conn, schema_name
+from ferry.jobs.store import JobStore
+from ferry_asset_sync import SERVICE, assets, cleaning
+from ferry_asset_sync.assets import AssetTable
+from ferry_asset_sync.errors import AssetError, CleaningError
+from ferry_asset_sync.pull import STARTING, pull
+from ferry_asset_sync.resources import Resources
+from ferry_asset_sync.settings import AssetSyncSettings
+
+DRY_RUN_LISTED = 1000
+"""A dry run lists at most this many assets in its result (the count is always exact)."""
+
+
+@dataclass
+class Outcome:
+    """What one step did (the job runtime's result, without its types)."""
+
+    succeeded: int = 0
+    failed: int = 0
+    skipped: int = 0
+    total: int | None = None
+    children: list[dict[str, Any]] = field(default_factory=list)
+    data: dict[str, Any] = field(default_factory=dict)
+    message: str = ""
+    failures: list[tuple[str, str]] = field(default_factory=list)  # (slug, message)
+
+
+def job_key(job_id: UUID) -> str:
+    return f"job:{job_id}"
+
+
+def summary_line(data: dict[str, Any]) -> str:
+    """The job's closing line, from its summary data."""
+    if data.get("dry_run"):
+        return f"DRY RUN MODE - {int(data.get('found', 0))} assets would be processed; nothing was changed"
+    if not data.get("found"):
+        return "No assets found to process"
+    return (f"Processed {data['found']} assets: {data.get('pulled', 0)} pulled, {data.get('unchanged', 0)} "
+            f"unchanged, {data.get('cleaned', 0)} cleaned, {data.get('failed', 0)} failed, "
+            f"{data.get('skipped', 0)} skipped in {float(data.get('duration_s') or 0):.1f}s")
+
+
+class AssetSync:
+    """The steps of `asset-sync.pull-and-clean`; resources come from the service."""
+
+    def __init__(self, settings: AssetSyncSettings, pool: asyncpg.Pool, resources: Resources) -> None:
+        self.settings, self.pool, self.resources = settings, pool, resources
+        self.schema = schema_name(SERVICE)
+        self.jobs = JobStore(SERVICE)
+        self._table: AssetTable | None = None
+
+    async def table(self, conn: Conn, *, fresh: bool = False) -> AssetTable:
+        if self._table is None or fresh:
+            self._table = await AssetTable.load(conn, self.settings.table_sql, self.settings.asset_sync_table)
+        return self._table
+
+    async def _before_call(self, job_id: UUID, options: PullAndCleanOptions, tokens: int = 1) -> None:
+        """Take `tokens` slots of the job's bucket (one GitHub call per --delay seconds, fleet-wide)."""
+        if options.delay <= 0:
+            return
+        limiter = await self.resources.limiter()
+        await limiter.acquire(job_key(job_id), tokens, rate=1.0 / options.delay, burst=1,
+                              max_wait_s=self.settings.asset_sync_max_inline_wait_s + tokens * options.delay)
+
+    # -- plan ---------------------------------------------------------------------------------------
+    async def plan(self, conn: Conn, job_id: UUID, options: PullAndCleanOptions) -> Outcome:
+        table = await self.table(conn, fresh=True)
+        selected = await table.select(conn, options, datetime.now(UTC))
+        found = len(selected)
+        lines = [f"Found {found} assets to process"]
+        if options.dry_run:
+            lines.insert(0, "DRY RUN MODE - no asset will be pulled or cleaned")
+            lines += [f"  - {slug}" for _, slug in selected[:DRY_RUN_LISTED]]
+            data = {"dry_run": True, "found": found, "assets": [s for _, s in selected[:DRY_RUN_LISTED]],
+                    "report": lines}
+            return Outcome(total=found, skipped=found, data=data, message="; ".join(lines[:2]))
+        if not found:
+            data = {"found": 0, **dict.fromkeys(("pulled", "unchanged", "cleaned", "failed", "skipped"), 0),
+                    "report": ["No assets found to process"]}
+            return Outcome(total=0, data=data, message="No assets found to process")
+        batches = await assets.snapshot(conn, self.schema, job_id, selected, options.batch_size)
+        data = {"found": found, "batches": batches, "batch_size": options.batch_size, "delay": options.delay}
+        return Outcome(total=found, data=data, children=[{"kind": "batch", "batch": 0}],
+                       message=f"Found {found} assets to process, in {batches} batches of up to {options.batch_size}")
+
+    # -- one batch ----------------------------------------------------------------------------------
+    async def batch(self, conn: Conn, job_id: UUID, options: PullAndCleanOptions, number: int,
+                    batches: int) -> Outcome:
+        if number > 0:
+            await self._before_call(job_id, options, tokens=2)  # the seed's pause of 2 x delay between batches
+        members = await assets.batch_assets(conn, self.schema, job_id, number)
+        first, last = members[0][2] + 1, members[-1][2] + 1
+        return Outcome(children=[{"kind": "pull", "asset_id": a} for a, _, _ in members],
+                       message=f"Processing batch {number + 1}/{batches}: assets {first}-{last} ({len(members)})")
+
+    # -- one asset ----------------------------------------------------------------------------------
+    async def pull(self, conn: Conn, job_id: UUID, options: PullAndCleanOptions, asset_id: int) -> Outcome:
+        row = await assets.lock_job_asset(conn, self.schema, job_id, asset_id)
+        if row is None or row["done_at"] is not None or row["pulled"] is not None:
+            return Outcome(message=f"asset {asset_id} already processed")
+        slug = str(row["slug"])
+        table = await self.table(conn)
+        async with self.pool.acquire() as marker:  # committed at once, so it shows while the pull runs
+            await table.update(marker, asset_id, {"sync_status": SyncStatus.PENDING.value, "status_text": STARTING})
+        asset = await table.get(conn, asset_id)
+        if asset is None:
+            return await self._finish_asset(conn, job_id, asset_id, Outcome(
+                skipped=1, message=f"{slug}: deleted since the job started"), pulled="skipped")
+        state = await assets.get_state(conn, self.schema, asset_id)
+        access = await self.resources.access()
+        try:
+            found = await pull(asset, state, access, lambda: self._before_call(job_id, options),
+                               override=options.force, now=datetime.now(UTC))
+        except AssetError as exc:
+            await table.update(conn, asset_id, {"sync_status": SyncStatus.ERROR.value, "status_text": str(exc)})
+            return await self._finish_asset(conn, job_id, asset_id, Outcome(
+                failed=1, failures=[(slug, f"{slug}: {exc}")], message=f"✗ {slug}: {exc}"),
+                pulled="failed", note=str(exc))
+        updates = found.updates
+        note = ""
+        if "slug" in updates and (updates["slug"] == slug or await table.slug_taken(conn, updates["slug"], asset_id)):
+            if updates["slug"] != slug:
+                note = f" (front matter slug {updates['slug']!r} is taken: kept {slug!r})"
+            updates.pop("slug")
+        await table.update(conn, asset_id, updates)
+        if found.state is not None:
+            await assets.put_state(conn, self.schema, asset_id, found.state)
+        if found.outcome == "skipped":
+            return await self._finish_asset(conn, job_id, asset_id, Outcome(skipped=1, message=found.message),
+                                            pulled="skipped")
+        if found.needs_clean:
+            await assets.record(conn, self.schema, job_id, asset_id, pulled=found.outcome)
+            return Outcome(children=[{"kind": "clean", "asset_id": asset_id}], message=f"✓ {found.message}{note}")
+        done = Outcome(succeeded=1, message=f"✓ {found.message}{note}")
+        return await self._finish_asset(conn, job_id, asset_id, done, pulled=found.outcome)
+
+    async def clean(self, conn: Conn, job_id: UUID, asset_id: int) -> Outcome:
+        row = await assets.lock_job_asset(conn, self.schema, job_id, asset_id)
+        if row is None or row["done_at"] is not None:
+            return Outcome(message=f"asset {asset_id} already processed")
+        slug = str(row["slug"])
+        table = await self.table(conn)
+        asset = await table.get(conn, asset_id, lock=True)
+        if asset is None or not asset.get("readme_raw"):
+            return await self._finish_asset(conn, job_id, asset_id, Outcome(
+                succeeded=1, message=f"✓ {slug}: nothing to clean"), cleaned="skipped")
+        now = datetime.now(UTC)
+        try:
+            cleaned = cleaning.clean(str(asset["readme_raw"]), str(asset["readme_url"]))
+        except CleaningError as exc:
+            await table.update(conn, asset_id, {"cleaning_status": SyncStatus.ERROR.value,
+                                                "cleaning_status_details": str(exc), "last_cleaning_at": now})
+            return await self._finish_asset(conn, job_id, asset_id, Outcome(
+                failed=1, failures=[(slug, f"{slug}: cleaning failed: {exc}")], message=f"✗ {slug}: {exc}"),
+                cleaned="failed", note=str(exc))
+        await table.update(conn, asset_id, {"readme": cleaned.text, "cleaning_status": SyncStatus.OK.value,
+                                            "cleaning_status_details": None, "last_cleaning_at": now})
+        return await self._finish_asset(conn, job_id, asset_id, Outcome(
+            succeeded=1, message=f"✓ {slug}: cleaned"), cleaned="cleaned")
+
+    # -- counting off -------------------------------------------------------------------------------
+    async def _finish_asset(self, conn: Conn, job_id: UUID, asset_id: int, outcome: Outcome, *,
+                            pulled: str | None = None, cleaned: str | None = None, note: str | None = None) -> Outcome:
+        remaining = await assets.record(conn, self.schema, job_id, asset_id, pulled=pulled, cleaned=cleaned,
+                                        message=note, done=True)
+        done, total = await assets.progress(conn, self.schema, job_id)
+        if done % 5 == 0 or done == total:
+            outcome.message += f" - Progress: {done}/{total} assets processed"
+        if remaining == 0:
+            batch = await assets.batch_of(conn, self.schema, job_id, asset_id)
+            if await assets.has_batch(conn, self.schema, job_id, batch + 1):
+                outcome.children.append({"kind": "batch", "batch": batch + 1})
+            else:
+                outcome.data.update(await self.summary(conn, job_id))
+        return outcome
+
+    async def summary(self, conn: Conn, job_id: UUID) -> dict[str, Any]:
+        counts = await assets.counts(conn, self.schema, job_id)
+        job = await self.jobs.get(conn, job_id)
+        started = (job["started_at"] or job["created_at"]) if job is not None else None
+        duration = (datetime.now(UTC) - started).total_seconds() if started is not None else 0.0
+        data: dict[str, Any] = {**counts, "duration_s": round(duration, 3)}
+        lines = [f"Found {counts['found']} assets to process", summary_line(data)]
+        lines += [f"  ✗ {slug}: {message}" for slug, message in await assets.failures(conn, self.schema, job_id)]
+        lines.append(f"Total processing time: {duration:.2f} seconds")
+        return {**counts, "duration_s": round(duration, 3), "report": lines}

@@ -1,0 +1,166 @@
+"""`ferry asset-sync ...`: pull assets' READMEs from GitHub and clean them; get assets in.
+
+`pull-and-clean` mirrors `pull_and_clean_assets`: the same flags, defaults and meanings as its
+options model (`PullAndCleanOptions`); a bad `--asset-type`, `--status`, `--lang`, `--delay` or
+`--batch-size` is refused (exit 2, naming the allowed values) before anything is published.
+
+`import FILE` and `add` write to the service's assets table directly (they need
+`ferry-asset-sync` installed and FERRY_DATABASE_URL): an import is one transaction, so a file with
+a bad row imports nothing, and every bad row is reported with its line number.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from ferry.cli.context import Deps, Output, guard
+from ferry.cli.errors import Refused
+from ferry.cli.flags import in_range, metavar, one_of
+from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
+from ferry.cli.submit import bounds, build_options, submit
+from ferry.contracts.asset_sync import AssetStatus, AssetType, PullAndCleanOptions, check_lang
+
+SERVICE = "asset-sync"
+COMMAND = "pull-and-clean"
+_F = PullAndCleanOptions.model_fields
+_TYPES = [t.value for t in AssetType]
+_STATUSES = [s.value for s in AssetStatus]
+_DELAY = bounds(PullAndCleanOptions, "delay")
+_BATCH = bounds(PullAndCleanOptions, "batch_size")
+
+
+def _help(field: str) -> str:
+    return str(_F[field].description)
+
+
+def _lang(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_lang(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def print_report(output: Output, result: dict[str, Any]) -> None:
+    """The seed's closing lines (assets found, what happened to them, total time)."""
+    report = result.get("report")
+    if isinstance(report, list):
+        for line in report:
+            output.say(str(line))
+
+
+def _admin() -> Any:
+    """The service's admin module (only where ferry-asset-sync is installed)."""
+    try:
+        return importlib.import_module("ferry_asset_sync.admin")
+    except ImportError:
+        raise Refused(
+            "assets are kept by the asset-sync service: run this where ferry-asset-sync is installed "
+            "(its image: `docker compose exec asset-sync ferry asset-sync ...`, or the uv workspace)"
+        ) from None
+
+
+def register(app: typer.Typer, deps: Deps) -> None:
+    """Add `ferry asset-sync` and its commands to `app`."""
+    sub = typer.Typer(help="Pull assets' READMEs from GitHub and clean them.", no_args_is_help=True)
+    app.add_typer(sub, name=SERVICE)
+
+    @sub.command(COMMAND)
+    @guard
+    def pull_and_clean(
+        all_assets: Annotated[bool, typer.Option("--all", help=_help("all"))] = False,
+        asset_type: Annotated[
+            str | None,
+            typer.Option("--asset-type", callback=one_of(_TYPES), metavar=metavar(_TYPES), help=_help("asset_type")),
+        ] = None,
+        status: Annotated[
+            str | None,
+            typer.Option("--status", callback=one_of(_STATUSES), metavar=metavar(_STATUSES), help=_help("status")),
+        ] = None,
+        lang: Annotated[str | None, typer.Option("--lang", callback=_lang, help=_help("lang"))] = None,
+        delay: Annotated[float, typer.Option("--delay", callback=in_range(*_DELAY), help=_help("delay"))] = 1.0,
+        batch_size: Annotated[
+            int, typer.Option("--batch-size", callback=in_range(*_BATCH), help=_help("batch_size"))
+        ] = 10,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help=_help("dry_run"))] = False,
+        force: Annotated[bool, typer.Option("--force", help=_help("force"))] = False,
+        wait: WaitFlag = False,
+        json_output: JsonFlag = False,
+        job_id: JobIdOption = None,
+    ) -> None:
+        """Pull assets from GitHub and clean their READMEs (replaces pull_and_clean_assets)."""
+        output = Output(json_mode=json_output)
+        options = build_options(
+            PullAndCleanOptions, all=all_assets, asset_type=asset_type, status=status, lang=lang, delay=delay,
+            batch_size=batch_size, dry_run=dry_run, force=force,
+        )
+        code = submit(
+            deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
+            wait=wait, on_result=print_report,
+        )
+        raise typer.Exit(code)
+
+    @sub.command("import")
+    @guard
+    def import_assets(
+        file: Annotated[Path, typer.Argument(help="JSON lines (.jsonl/.json) or CSV (.csv) of assets, one a line.")],
+        file_format: Annotated[
+            str | None,
+            typer.Option("--format", callback=one_of(["jsonl", "csv"]), help="jsonl or csv (default: by extension)."),
+        ] = None,
+        json_output: JsonFlag = False,
+    ) -> None:
+        """Upsert assets by slug from a file; a bad row imports nothing and names its line."""
+        output = Output(json_mode=json_output)
+        admin = _admin()
+        if not file.is_file():
+            raise Refused(f"no such file: {file}")
+        try:
+            report = admin.import_file(file, file_format)
+        except admin.ImportRefused as exc:
+            raise Refused(str(exc)) from None
+        if output.json_mode:
+            output.emit_json({"inserted": report.inserted, "updated": report.updated, "file": str(file)})
+        else:
+            output.say(f"Imported {report.inserted + report.updated} assets from {file}: "
+                       f"{report.inserted} new, {report.updated} updated")
+
+    @sub.command("add")
+    @guard
+    def add(
+        slug: Annotated[str, typer.Option("--slug", help="The asset's unique slug.")],
+        readme_url: Annotated[
+            str | None, typer.Option("--readme-url", help="github.com/{org}/{repo}/blob/{branch}/{path}")
+        ] = None,
+        title: Annotated[str | None, typer.Option("--title", help="Title (default: the slug).")] = None,
+        lang: Annotated[str | None, typer.Option("--lang", callback=_lang, help="Two-letter language code.")] = None,
+        asset_type: Annotated[
+            str, typer.Option("--asset-type", callback=one_of(_TYPES), metavar=metavar(_TYPES), help="Asset type.")
+        ] = AssetType.LESSON.value,
+        status: Annotated[
+            str, typer.Option("--status", callback=one_of(_STATUSES), metavar=metavar(_STATUSES), help="Status.")
+        ] = AssetStatus.NOT_STARTED.value,
+        owner: Annotated[
+            str | None, typer.Option("--owner", help="Owner whose GitHub token pulls it.")
+        ] = None,
+        json_output: JsonFlag = False,
+    ) -> None:
+        """Add (or update, by slug) one asset."""
+        output = Output(json_mode=json_output)
+        admin = _admin()
+        row = {"slug": slug, "readme_url": readme_url, "title": title, "lang": lang, "asset_type": asset_type,
+               "status": status, "owner": owner}
+        try:
+            report = admin.import_rows([{k: v for k, v in row.items() if v is not None}])
+        except admin.ImportRefused as exc:
+            raise Refused(str(exc)) from None
+        verb = "Added" if report.inserted else "Updated"
+        if output.json_mode:
+            output.emit_json({"slug": slug, "inserted": bool(report.inserted)})
+        else:
+            output.say(f"{verb} asset {slug}")
