@@ -54,6 +54,9 @@ def create_app(settings: StatusSettings | None = None) -> FastAPI:
     app.state.settings = settings or StatusSettings()
     app.state.metrics = Metrics()
     app.include_router(_routes())
+    from ferry_status.dashboard import mount  # here: the dashboard's actions import publish_job
+
+    mount(app)
 
     @app.exception_handler(PublishFailed)
     async def _publish_failed(_request: Request, exc: PublishFailed) -> JSONResponse:

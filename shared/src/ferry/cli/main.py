@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import typer
 
-from ferry.cli import asset_sync, janitor, jobs, peloton_sync, seeder
+from ferry.cli import asset_sync, janitor, jobs, peloton_sync, seeder, users
 from ferry.cli.context import Deps
 
 SERVICE_MODULES: tuple[Callable[[typer.Typer, Deps], None], ...] = (
@@ -37,6 +37,7 @@ def create_app(deps: Deps | None = None) -> typer.Typer:
         add_completion=False,
     )
     jobs.register(app, deps)
+    users.register(app, deps)
     for register in SERVICE_MODULES:
         register(app, deps)
     return app

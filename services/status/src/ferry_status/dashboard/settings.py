@@ -1,0 +1,20 @@
+"""The dashboard's settings (same `FERRY_` prefix as everything else)."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from ferry.settings import FerrySettings
+
+
+class DashboardSettings(FerrySettings):
+    """How the dashboard signs and sends its session cookie."""
+
+    dashboard_secret_key: SecretStr | None = Field(
+        None, description="Signs the session cookie. Unset: a random key per process (logins end at restart "
+        "and do not carry across replicas), so set it wherever more than one replica runs.",
+    )
+    dashboard_secure_cookie: bool = Field(
+        False, description="Send the session cookie over HTTPS only (set it behind TLS).",
+    )
+    dashboard_session_hours: float = Field(12.0, gt=0, le=24 * 30, description="How long a login lasts.")
