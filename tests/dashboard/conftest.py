@@ -132,7 +132,9 @@ class Dashboard:
         response = httpx.get(f"{self.url}/jobs/{job_id}", timeout=10)
         return response.json() if response.status_code == 200 else None
 
-    def job_when(self, job_id: UUID | str, check: Callable[[dict[str, Any]], bool], timeout: float = 30) -> dict[str, Any]:
+    def job_when(
+        self, job_id: UUID | str, check: Callable[[dict[str, Any]], bool], timeout: float = 30
+    ) -> dict[str, Any]:
         return eventually(lambda: (j if (j := self.api_job(job_id)) and check(j) else None), timeout=timeout,
                           what=f"job {job_id}")
 

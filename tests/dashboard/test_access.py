@@ -23,7 +23,8 @@ def test_nobody_logged_in_is_sent_to_the_login_page_and_staff_get_in(dashboard: 
     assert "admin (staff)" in page.locator("header").inner_text()
 
     cookie = next(c for c in page.context.cookies() if c["name"] == "ferry_session")
-    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax"
+    assert cookie["httpOnly"]
+    assert cookie["sameSite"] == "Lax"
 
     page.get_by_role("button", name="Log out").click()
     page.get_by_role("heading", name="Log in to ferry").wait_for()
