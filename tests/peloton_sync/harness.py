@@ -4,11 +4,9 @@ process (the fake outside world), plus helpers to run the sync's core page by pa
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
-from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,7 +16,7 @@ import uvicorn
 from cryptography.fernet import Fernet
 
 from ferry.db import create_pool, migrate_database, migrations_in
-from ferry.ratelimit import Limiter, LocalLimiter, LimitRule, LimitTable, PausePolicy
+from ferry.ratelimit import Limiter, LimitRule, LimitTable, LocalLimiter, PausePolicy
 from ferry_peloton_sync import connections, store
 from ferry_peloton_sync.auth import Authenticator
 from ferry_peloton_sync.client import Pace, PelotonClient
@@ -96,11 +94,11 @@ async def serve_sandbox(config: PelotonConfig | None = None) -> AsyncIterator[Sa
 
 
 def settings(infra: Infra, sandbox: Sandbox, **extra: Any) -> PelotonSettings:
-    values: dict[str, Any] = dict(
-        amqp_url=infra.amqp_url, database_url=infra.database_url, peloton_api_url=sandbox.url,
-        peloton_auth_url=f"{sandbox.url}/oauth/token", peloton_client_id="ferry-test", peloton_token_key=KEY,
-        peloton_retry_initial_s=0.01,
-    )
+    values: dict[str, Any] = {
+        "amqp_url": infra.amqp_url, "database_url": infra.database_url, "peloton_api_url": sandbox.url,
+        "peloton_auth_url": f"{sandbox.url}/oauth/token", "peloton_client_id": "ferry-test", "peloton_token_key": KEY,
+        "peloton_retry_initial_s": 0.01,
+    }
     values.update(extra)
     return PelotonSettings(**values)
 

@@ -82,7 +82,8 @@ async def page(
                   resources.settings.peloton_page_limit, dry_run=options.dry_run, room=room,
                   pace=_pace(job_id, options))
     try:
-        done = await sync_page(client, session, conn, job, on_progress=on_status or (lambda _m: None))
+        done = await sync_page(client, session, conn, job, on_progress=on_status or (lambda _m: None),
+                               pool=resources.pool)
     except (PelotonUnavailable, PelotonHTTPError) as exc:
         if isinstance(exc, PelotonUnavailable) and attempt < LISTING_ATTEMPTS:
             raise ListingUnavailable(str(exc)) from exc

@@ -24,36 +24,63 @@ async def known_rides(conn: Conn, ride_ids: Sequence[str]) -> set[str]:
     return {r["peloton_ride_id"] for r in rows}
 
 
+_INSTRUCTOR = (
+    f"INSERT INTO {S}.instructor (peloton_id, name, first_name, last_name, image_url) VALUES ($1, $2, $3, $4, $5) "
+    "ON CONFLICT (peloton_id) DO "
+)
+_INSTRUCTOR_UPDATE = (
+    "UPDATE SET name = EXCLUDED.name, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name, "
+    "image_url = EXCLUDED.image_url, updated_at = now() WHERE (instructor.name, instructor.first_name, "
+    "instructor.last_name, instructor.image_url) IS DISTINCT FROM (EXCLUDED.name, EXCLUDED.first_name, "
+    "EXCLUDED.last_name, EXCLUDED.image_url)"
+)
+_TYPE = (
+    f"INSERT INTO {S}.workout_type (peloton_id, name, fitness_discipline) VALUES ($1, $2, $3) "
+    "ON CONFLICT (peloton_id) DO "
+)
+_TYPE_UPDATE = (
+    "UPDATE SET name = EXCLUDED.name, fitness_discipline = EXCLUDED.fitness_discipline, updated_at = now() "
+    "WHERE (workout_type.name, workout_type.fitness_discipline) IS DISTINCT FROM "
+    "(EXCLUDED.name, EXCLUDED.fitness_discipline)"
+)
+
+
+def _instructor_args(data: Mapping[str, Any]) -> tuple[Any, ...]:
+    return (str(data["id"]), str(data.get("name") or ""), data.get("first_name"), data.get("last_name"),
+            data.get("image_url"))
+
+
+async def save_reference(conn: Conn, instructors: Sequence[Mapping[str, Any]],
+                         class_types: Sequence[Mapping[str, Any]]) -> None:
+    """Upsert a page's instructors and class types, in id order.
+
+    Called in a short transaction of its own, before the page's classes: several pages (of several
+    disciplines) stored at once would otherwise lock the same instructor rows in different orders
+    and deadlock, or wait on each other for a whole page.
+    """
+    for data in sorted((i for i in instructors if i.get("id")), key=lambda i: str(i["id"])):
+        await conn.execute(_INSTRUCTOR + _INSTRUCTOR_UPDATE, *_instructor_args(data))
+    for t in sorted((t for t in class_types if t.get("id") and t.get("name")), key=lambda t: str(t["id"])):
+        await conn.execute(_TYPE + _TYPE_UPDATE, str(t["id"]), str(t["name"]), t.get("fitness_discipline"))
+
+
 async def _instructor(conn: Conn, data: Mapping[str, Any] | None) -> str | None:
+    # DO NOTHING: an existing (committed) row is not locked, so concurrent pages never wait here.
     if not data or not data.get("id"):
         return None
-    await conn.execute(
-        f"INSERT INTO {S}.instructor (peloton_id, name, first_name, last_name, image_url) VALUES ($1, $2, $3, $4, $5) "
-        "ON CONFLICT (peloton_id) DO UPDATE SET name = EXCLUDED.name, first_name = EXCLUDED.first_name, "
-        "last_name = EXCLUDED.last_name, image_url = EXCLUDED.image_url, updated_at = now()",
-        str(data["id"]), str(data.get("name") or ""), data.get("first_name"), data.get("last_name"),
-        data.get("image_url"),
-    )
+    await conn.execute(_INSTRUCTOR + "NOTHING", *_instructor_args(data))
     return str(data["id"])
 
 
 async def _workout_types(conn: Conn, types: Sequence[Mapping[str, Any]]) -> None:
-    for t in types:
-        if t.get("id") and t.get("name"):
-            await conn.execute(
-                f"INSERT INTO {S}.workout_type (peloton_id, name, fitness_discipline) VALUES ($1, $2, $3) "
-                "ON CONFLICT (peloton_id) DO UPDATE SET name = EXCLUDED.name, "
-                "fitness_discipline = EXCLUDED.fitness_discipline, updated_at = now()",
-                str(t["id"]), str(t["name"]), t.get("fitness_discipline"),
-            )
+    for t in sorted((t for t in types if t.get("id") and t.get("name")), key=lambda t: str(t["id"])):
+        await conn.execute(_TYPE + "NOTHING", str(t["id"]), str(t["name"]), t.get("fitness_discipline"))
 
 
 async def save_ride(conn: Conn, listed: Mapping[str, Any], details: Mapping[str, Any]) -> bool:
     """Store a class from its details (and list item); True if created, False if it existed (updated)."""
     ride: dict[str, Any] = {**listed, **(details.get("ride") or {})}
-    instructor_id = await _instructor(conn, ride.get("instructor"))
-    if instructor_id is None and ride.get("instructor_id"):
-        instructor_id = None  # not described: the column stays empty rather than pointing nowhere
+    instructor_id = await _instructor(conn, ride.get("instructor"))  # None when not described
     types = list(details.get("class_types") or [])
     await _workout_types(conn, types)
     stored_types = {str(t["id"]) for t in types if t.get("id") and t.get("name")}

@@ -67,8 +67,10 @@ class PageJob:
 
 async def sync_page(
     client: PelotonClient, session: Session, conn: Conn, job: PageJob,
-    on_progress: Callable[[str], None] = lambda _m: None,
+    on_progress: Callable[[str], None] = lambda _m: None, pool: asyncpg.Pool | None = None,
 ) -> PageDone:
+    """Sync one page through `conn` (the step's transaction); `pool` commits the page's instructors and
+    class types at once, apart from it (see `store.save_reference`)."""
     body = await client.archived(session, job.discipline, job.page, job.page_limit, job.pace)
     rides: list[dict[str, Any]] = [r for r in body.get("data") or [] if isinstance(r, dict) and r.get("id")]
     page_count = int(body.get("page_count") or 0)
@@ -77,6 +79,13 @@ async def sync_page(
     if rides:
         seen.append(Seen(job.page, len(rides), aired_at(rides[0]), aired_at(rides[-1])))
     tally, lines, errors = Tally(pages=1), [], []
+    if not job.dry_run:
+        instructors, types = list(body.get("instructors") or []), list(body.get("class_types") or [])
+        if pool is not None:
+            async with pool.acquire() as own, own.transaction():
+                await store.save_reference(own, instructors, types)
+        else:
+            await store.save_reference(conn, instructors, types)
     inside = [r for r in rides if job.window.contains(aired_at(r))]
     tally.fetched = len(inside)
     known = await store.known_rides(conn, [str(r["id"]) for r in inside]) if inside else set()

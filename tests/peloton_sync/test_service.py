@@ -1,0 +1,165 @@
+"""`peloton-sync.sync-class-library` end to end: the service, the real rate limiter and broker, the
+Peloton sandbox."""
+
+from __future__ import annotations
+
+import asyncpg
+import httpx
+
+from ferry_peloton_sync.rules import window
+from tests.peloton_sync.harness import DEMO_ACCESS, DEMO_REFRESH, KEY, USER, add_connection, migrate, serve_sandbox
+from tests.peloton_sync.stack import run_job, stack
+from tests.support.infra import Infra
+
+PZ = {"pz_type", "pz_title"}
+RIDE_IDS = "SELECT peloton_ride_id FROM peloton_sync.ride_detail"
+
+
+async def _connect(infra: Infra, **kwargs: object) -> None:
+    from ferry.db import create_pool
+    from ferry_peloton_sync.crypto import TokenCipher
+
+    await migrate(infra)
+    pool = await create_pool(infra.database_url)
+    try:
+        await add_connection(pool, TokenCipher([KEY]), **kwargs)  # type: ignore[arg-type]
+    finally:
+        await pool.close()
+
+
+async def _rows(infra: Infra, sql: str) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        return await conn.fetch(sql)
+    finally:
+        await conn.close()
+
+
+async def test_a_month_sync_prints_the_seed_report_and_a_second_run_creates_nothing(infra: Infra) -> None:
+    await _connect(infra)
+    win = window(2025, 12)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        done = await run_job(tap, year=2025, month=12)
+        assert done.type == "completed", done.message
+        cycling = {k for k, v in sandbox.expected("cycling", win).items() if v in PZ}
+        running = {k for k, v in sandbox.expected("running", win).items() if v == "other"}
+        fetched = len(sandbox.expected("cycling", win)) + len(sandbox.expected("running", win))
+        stored = {r["peloton_ride_id"] for r in await _rows(infra, RIDE_IDS)}
+        assert stored == cycling | running, "\n".join(done.detail["result"]["report"])
+        report = done.detail["result"]["report"]
+        assert report[0] == "Using connection for user: rider@ferry.invalid"
+        assert report[1] == "Filtering by December 2025: 2025-12-01 to 2025-12-31"
+        assert "Processing CYCLING classes..." in report
+        assert "Processing RUNNING classes..." in report
+        assert f"    Created: {len(cycling)}" in report
+        assert f"    Created: {len(running)}" in report
+        final = report[report.index("FINAL SUMMARY"):]
+        assert final[2:] == [f"Total rides fetched: {fetched}", f"Created: {len(stored)}", "Updated: 0",
+                             f"Skipped: {fetched - len(stored)}", "Errors: 0"]
+        assert done.message == (f"Total rides fetched: {fetched}, created: {len(stored)}, updated: 0, "
+                                f"skipped: {fetched - len(stored)}, errors: 0")
+        for d in ("cycling", "running"):
+            assert len(sandbox.pages(d)) == sandbox.minimum_pages(d, win, 50)
+        details = len(sandbox.log("details"))
+        assert details == len(stored)
+        playlists = await _rows(infra, "SELECT count(*) AS n FROM peloton_sync.playlist")
+        assert playlists[0]["n"] == len(stored)
+
+        again = await run_job(tap, year=2025, month=12)
+        assert again.type == "completed", again.message
+        assert len(sandbox.log("details")) == details
+        assert again.detail["result"]["created"] == 0
+        assert again.detail["result"]["skipped"] == fetched
+
+
+async def test_dry_run_writes_nothing_and_fetches_no_details(infra: Infra) -> None:
+    await _connect(infra)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        done = await run_job(tap, year=2025, month=11, dry_run=True, disciplines="cycling")
+        assert done.type == "completed", done.message
+        assert sandbox.log("details") == []
+        assert (await _rows(infra, "SELECT count(*) AS n FROM peloton_sync.ride_detail"))[0]["n"] == 0
+        report = done.detail["result"]["report"]
+        assert report[0] == "DRY RUN MODE - no changes will be made"
+        would = [line for line in report if line.startswith("  [DRY RUN] Would create: ")]
+        assert len(would) == len({k for k, v in sandbox.expected("cycling", window(2025, 11)).items() if v in PZ})
+
+
+async def test_limit_counts_synced_classes_across_disciplines(infra: Infra) -> None:
+    await _connect(infra)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        done = await run_job(tap, year=2025, month=12, limit=7)
+        assert done.type == "completed", done.message
+        assert (await _rows(infra, "SELECT count(*) AS n FROM peloton_sync.ride_detail"))[0]["n"] == 7
+        assert len(sandbox.log("details")) == 7
+        assert "Stopped at --limit" in done.detail["result"]["report"]
+
+
+async def test_no_connection_fails_with_the_seeds_message(infra: Infra) -> None:
+    await migrate(infra)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        done = await run_job(tap, year=2025, month=12)
+        assert done.type == "failed"
+        assert "No active Peloton connection found" in done.message
+        other = await run_job(tap, year=2025, month=12, username="nobody")
+        assert "No active Peloton connection found for username 'nobody'" in other.message
+
+
+async def test_expired_and_401_tokens_are_refreshed_once_and_stored(infra: Infra) -> None:
+    await _connect(infra, expires_in_s=-10)  # stored as already expired: refreshed before the first call
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        done = await run_job(tap, year=2025, month=12, disciplines="running", limit=3)
+        assert done.type == "completed", done.message
+        assert sandbox.state.refreshes == 1
+        async with httpx.AsyncClient() as http:
+            (await http.post(f"{sandbox.url}/_sandbox/expire", json={"username": USER})).raise_for_status()
+        again = await run_job(tap, year=2025, month=11, disciplines="running", limit=3)
+        assert again.type == "completed", again.message
+        assert sandbox.state.refreshes == 2
+        assert [e["status"] for e in sandbox.log() if e["path"] != "/oauth/token"].count(401) == 1
+        row = (await _rows(infra, "SELECT * FROM peloton_sync.peloton_connection"))[0]
+        assert row["is_active"]
+        assert row["last_refreshed_at"] is not None
+        for token in (DEMO_ACCESS, DEMO_REFRESH):
+            assert token not in str(dict(row))
+
+
+async def test_a_refused_refresh_deactivates_the_connection_and_fails_clearly(infra: Infra) -> None:
+    await _connect(infra)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        async with httpx.AsyncClient() as http:
+            for path in ("revoke", "expire"):
+                (await http.post(f"{sandbox.url}/_sandbox/{path}", json={"username": USER})).raise_for_status()
+        done = await run_job(tap, year=2025, month=12)
+        assert done.type == "failed"
+        assert done.message.startswith("Failed to get authenticated Peloton client for rider_one: token refresh "
+                                       "failed (Peloton answered 401): the token endpoint answered 403")
+        row = (await _rows(infra, "SELECT is_active, inactive_reason FROM peloton_sync.peloton_connection"))[0]
+        assert row["is_active"] is False
+        assert "the token endpoint answered 403" in row["inactive_reason"]
+        again = await run_job(tap, year=2025, month=12)
+        assert "No active Peloton connection found" in again.message
+
+
+async def test_429_and_5xx_mid_run_are_waited_out_with_exact_counts(infra: Infra) -> None:
+    await _connect(infra)
+    win = window(2025, 10)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        async with httpx.AsyncClient() as http:
+            await sandbox.faults(http, rate_limit_next=2, retry_after_s=0.5)
+        first = await run_job(tap, year=2025, month=10, disciplines="running")
+        assert first.type == "completed", first.message
+        async with httpx.AsyncClient() as http:
+            await sandbox.faults(http, fail_next=2, fail_status=503)
+        done = await run_job(tap, year=2025, month=9, disciplines="running")
+        assert done.type == "completed", done.message
+        statuses = [e["status"] for e in sandbox.log()]
+        assert statuses.count(429) == 2
+        assert statuses.count(503) == 2
+        expected = {k for k, v in sandbox.expected("running", win).items() if v == "other"}
+        expected |= {k for k, v in sandbox.expected("running", window(2025, 9)).items() if v == "other"}
+        stored = {r["peloton_ride_id"] for r in await _rows(infra, RIDE_IDS)}
+        assert stored == expected
+        assert first.detail["result"]["errors"] == 0
+        assert done.detail["result"]["errors"] == 0
+
