@@ -20,7 +20,7 @@ from ferry_asset_sync.admin import AssetRow, upsert
 from ferry_asset_sync.assets import AssetTable
 from ferry_asset_sync.main import spec
 from ferry_asset_sync.settings import AssetSyncSettings
-from ferry_sandbox import AccountConfig, Faults, SandboxConfig
+from ferry_sandbox import AccountConfig, Faults, RepoConfig, SandboxConfig
 from ferry_sandbox.refs import demo_repos
 from tests.gh_seeder.harness import Sandbox, query, rate_limiter, serve_sandbox
 from tests.runtime.harness import EventTap
@@ -134,3 +134,17 @@ async def assets_by_slug(infra: Infra) -> dict[str, dict[str, Any]]:
 def api_calls(box: Sandbox) -> list[dict[str, Any]]:
     """The sandbox's requests other than the one-per-token GET /user."""
     return [e for e in box.state.log if e["path"].strip("/") != "user"]
+
+
+def many_lessons(n: int) -> tuple[RepoConfig, list[dict[str, Any]]]:
+    """A repository with `n` lessons and the assets pointing at them (distinct files, for counting)."""
+    files = {f"lessons/l{i:04d}/README.md": f"---\ntitle: Lesson {i}\n---\n\n# Lesson {i}\n\n![i](./i.png)\n"
+             for i in range(n)}
+    repo = RepoConfig(owner="4geeks-demo", name="many", pulls=0, files=files)
+    assets = [{"slug": f"lesson-{i:04d}", "lang": "en", "asset_type": "LESSON", "status": "PUBLISHED",
+               "readme_url": f"{GH}/many/blob/main/lessons/l{i:04d}/README.md"} for i in range(n)]
+    return repo, assets
+
+
+def with_repos(config: SandboxConfig, *repos: RepoConfig) -> SandboxConfig:
+    return config.model_copy(update={"repos": [*config.repos, *repos]})

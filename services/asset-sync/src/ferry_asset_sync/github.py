@@ -1,21 +1,25 @@
 """What asset-sync asks GitHub, on the shared client (`ferry.github.GitHubClient`): which ref a
 `blob/...` URL names, and one file at a ref, conditionally (the stored ETag; a 304 is free).
 
-Every call first takes a slot of the job's own bucket (`job:<id>`, one call per --delay seconds,
-fleet-wide) through `before_call`, then the client takes one of the account's bucket. Errors become
+Every call takes a slot of the account's bucket (`github:<login>`, by the client) and then, right
+before it is sent, one of the job's own bucket (`job:<id>`, one call per --delay seconds, fleet-wide):
+`PacedLimiter` does the second inside the client's own acquire, for the job set by `paced()`. Errors become
 the registry's per-asset messages (`AssetError`); rate-limit waits too long to sit out
 (`RateLimitWaitTooLong`) are left to the caller, which parks the step.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import httpx
 from pydantic import SecretStr
 
+from ferry.contracts.ratelimit import UpstreamFeedback
 from ferry.github import (
     BadCredentials,
     Forbidden,
@@ -31,7 +35,7 @@ from ferry_asset_sync.errors import AssetError
 from ferry_asset_sync.urls import split_ref
 
 RAW = "application/vnd.github.raw"
-BeforeCall = Callable[[], Awaitable[None]]
+_PACE: ContextVar[tuple[str, float, float] | None] = ContextVar("asset_sync_pace", default=None)
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,35 @@ def _refused(repo: str, exc: Exception) -> AssetError:
     return AssetError(f"GitHub authentication failed for repository {repo}: {exc}")
 
 
+class PacedLimiter:
+    """The fleet's limiter, plus a slot of the running job's bucket after every GitHub key's."""
+
+    def __init__(self, inner: Limiter) -> None:
+        self.inner = inner
+
+    async def acquire(self, key: str, tokens: int = 1, *, rate: float | None = None, burst: int | None = None,
+                      max_wait_s: float | None = None) -> float:
+        waited = await self.inner.acquire(key, tokens, rate=rate, burst=burst, max_wait_s=max_wait_s)
+        pace = _PACE.get()
+        if pace is not None and key.startswith("github:"):
+            job_key, job_rate, cap = pace
+            waited += await self.inner.acquire(job_key, 1, rate=job_rate, burst=1, max_wait_s=cap)
+        return waited
+
+    async def feedback(self, feedback: UpstreamFeedback) -> None:
+        await self.inner.feedback(feedback)
+
+
+@contextmanager
+def paced(job_key: str, delay: float, max_wait_s: float) -> Iterator[None]:
+    """GitHub calls made inside (in this task) take a slot of `job_key`'s bucket, one per `delay` s."""
+    token = _PACE.set((job_key, 1.0 / delay, max_wait_s + delay) if delay > 0 else None)
+    try:
+        yield
+    finally:
+        _PACE.reset(token)
+
+
 class GitHubAccess:
     """The GitHub clients asset-sync pulls with: the pool's, and one per asset owner with a token."""
 
@@ -75,7 +108,8 @@ class GitHubAccess:
         if not tokens:
             return None
         if key not in self._clients:
-            self._clients[key] = GitHubClient(self.http, TokenPool(tokens), self.limiter, max_wait_s=self.max_wait_s)
+            self._clients[key] = GitHubClient(self.http, TokenPool(tokens), PacedLimiter(self.limiter),
+                                               max_wait_s=self.max_wait_s)
         return self._clients[key]
 
 
@@ -93,10 +127,9 @@ async def conditional_get(client: GitHubClient, path: str, params: dict[str, str
     return await client.get(path, params, accept=accept)
 
 
-async def get_file(client: GitHubClient, repo: str, path: str, ref: str | None, before_call: BeforeCall, *,
+async def get_file(client: GitHubClient, repo: str, path: str, ref: str | None, *,
                    etag: str | None = None, known: bytes | None = None) -> File:
     """One file of `repo` at `ref` (None: the default branch); FileMissing on 404."""
-    await before_call()
     params = {"ref": ref} if ref else None
     try:
         answer = await conditional_get(client, f"/repos/{repo}/contents/{quote(path)}", params, accept=RAW,
@@ -108,9 +141,8 @@ async def get_file(client: GitHubClient, repo: str, path: str, ref: str | None, 
     return File(answer.content, answer.headers.get("etag"), answer.from_cache)
 
 
-async def repo_exists(client: GitHubClient, repo: str, before_call: BeforeCall) -> bool:
+async def repo_exists(client: GitHubClient, repo: str) -> bool:
     """Whether the repository is visible (to tell a missing file from a missing repository)."""
-    await before_call()
     try:
         await client.get(f"/repos/{repo}")
     except NotFound:
@@ -120,14 +152,12 @@ async def repo_exists(client: GitHubClient, repo: str, before_call: BeforeCall) 
     return True
 
 
-async def resolve_ref(client: GitHubClient, repo: str, after_blob: tuple[str, ...], url: str,
-                      before_call: BeforeCall) -> tuple[str, str]:
+async def resolve_ref(client: GitHubClient, repo: str, after_blob: tuple[str, ...], url: str) -> tuple[str, str]:
     """(ref, path) of a `blob/...` URL, against the repository's branches, then its tags."""
     if not after_blob:
         raise AssetError(f"Lesson URL must include branch name after blob: {url}")
     for kind in ("heads", "tags"):
         names: set[str] = set()
-        await before_call()
         try:
             async for ref in client.paginate(f"/repos/{repo}/git/matching-refs/{kind}/{quote(after_blob[0])}"):
                 names.add(str(ref.get("ref", "")).removeprefix(f"refs/{kind}/"))
@@ -143,12 +173,12 @@ async def resolve_ref(client: GitHubClient, repo: str, after_blob: tuple[str, ..
     raise AssetError(f"Branch not found: {url} names no branch or tag of repository {repo}")
 
 
-async def file_or_error(client: GitHubClient, repo: str, path: str, ref: str | None, before_call: BeforeCall, *,
+async def file_or_error(client: GitHubClient, repo: str, path: str, ref: str | None, *,
                         what: str = "README file", etag: str | None = None, known: bytes | None = None) -> File:
     """`get_file`, with a 404 told apart: the repository missing, or only the file."""
     try:
-        return await get_file(client, repo, path, ref, before_call, etag=etag, known=known)
+        return await get_file(client, repo, path, ref, etag=etag, known=known)
     except FileMissing:
-        if not await repo_exists(client, repo, before_call):
+        if not await repo_exists(client, repo):
             raise _not_accessible(repo) from None
         raise AssetError(f"{what} '{path}' not found in repository {repo}") from None

@@ -25,11 +25,11 @@ from datetime import datetime
 from typing import Any
 
 from ferry.contracts.asset_sync import SyncStatus
-from ferry.github import GitHubClient
+from ferry.github import GitHubClient, NoUsableTokens
 from ferry_asset_sync import meta
 from ferry_asset_sync.assets import PullState
 from ferry_asset_sync.errors import AssetError
-from ferry_asset_sync.github import BeforeCall, FileMissing, GitHubAccess, file_or_error, get_file, resolve_ref
+from ferry_asset_sync.github import FileMissing, GitHubAccess, file_or_error, get_file, resolve_ref
 from ferry_asset_sync.urls import LEARNPACK_CONFIGS, ReadmeURL, learnpack_readme, parse
 
 NAMED_FILE = frozenset({"LESSON", "ARTICLE", "QUIZ"})
@@ -52,6 +52,15 @@ def no_credentials(slug: str) -> AssetError:
     return AssetError(f"System does not know what github credentials to use to retrieve asset info for: {slug}")
 
 
+async def ready(client: GitHubClient, slug: str) -> None:
+    """Learn the tokens' accounts first (GET /user, once per token), so that the job's slot is taken
+    right before the call it paces, not before an identity lookup."""
+    try:
+        await client.accounts()
+    except NoUsableTokens as exc:
+        raise AssetError(f"GitHub authentication failed for {slug}: {exc}") from None
+
+
 def _text(content: bytes, path: str) -> str:
     try:
         return content.decode("utf-8")
@@ -63,7 +72,7 @@ def _synced(now: datetime) -> dict[str, Any]:
     return {"sync_status": SyncStatus.OK.value, "status_text": SYNCED, "last_synch_at": now}
 
 
-async def pull(asset: dict[str, Any], state: PullState | None, access: GitHubAccess, before_call: BeforeCall, *,
+async def pull(asset: dict[str, Any], state: PullState | None, access: GitHubAccess, *,
                override: bool, now: datetime) -> Pulled:
     """Pull one asset; AssetError (the registry's message) when it cannot be pulled."""
     slug = str(asset["slug"])
@@ -72,23 +81,24 @@ async def pull(asset: dict[str, Any], state: PullState | None, access: GitHubAcc
     client = access.client_for(asset.get("owner_key"))
     if client is None:
         raise no_credentials(slug)
+    await ready(client, slug)
     url = parse(asset.get("readme_url"), slug)
     lang = asset.get("lang")
     if not lang:
         raise AssetError("Language for this asset is not defined, impossible to retrieve readme")
     known = state if state is not None and state.readme_url == asset["readme_url"] else None
     if asset["asset_type"] in NAMED_FILE:
-        return await _named_file(asset, url, known, client, before_call, override=override, now=now)
-    return await _learnpack(asset, url, known, client, before_call, str(lang), override=override, now=now)
+        return await _named_file(asset, url, known, client, override=override, now=now)
+    return await _learnpack(asset, url, known, client, str(lang), override=override, now=now)
 
 
-async def _where(url: ReadmeURL, known: PullState | None, client: GitHubClient, before_call: BeforeCall,
+async def _where(url: ReadmeURL, known: PullState | None, client: GitHubClient,
                  readme_url: str) -> tuple[str | None, str]:
     if known is not None:
         return known.ref, known.path
     if url.after_blob is None:
         raise AssetError(f"Lesson URL must include branch name after blob: {readme_url}")
-    return await resolve_ref(client, url.full_name, url.after_blob, readme_url, before_call)
+    return await resolve_ref(client, url.full_name, url.after_blob, readme_url)
 
 
 def _first_sync_or_override(asset: dict[str, Any], override: bool) -> bool:
@@ -96,12 +106,12 @@ def _first_sync_or_override(asset: dict[str, Any], override: bool) -> bool:
 
 
 async def _named_file(asset: dict[str, Any], url: ReadmeURL, known: PullState | None, client: GitHubClient,
-                      before_call: BeforeCall, *, override: bool, now: datetime) -> Pulled:
+                      *, override: bool, now: datetime) -> Pulled:
     readme_url, is_quiz = str(asset["readme_url"]), asset["asset_type"] == "QUIZ"
-    ref, path = await _where(url, known, client, before_call, readme_url)
+    ref, path = await _where(url, known, client, readme_url)
     raw_before = asset.get("readme_raw")
     found = await file_or_error(
-        client, url.full_name, path, ref, before_call, what="Quiz file" if is_quiz else "README file",
+        client, url.full_name, path, ref, what="Quiz file" if is_quiz else "README file",
         etag=known.readme_etag if known else None, known=raw_before.encode() if raw_before else None,
     )
     state = PullState(readme_url, url.full_name, ref, path, path, found.etag)
@@ -129,10 +139,10 @@ def _clean_pending(asset: dict[str, Any]) -> bool:
 
 
 async def _learnpack(asset: dict[str, Any], url: ReadmeURL, known: PullState | None, client: GitHubClient,
-                     before_call: BeforeCall, lang: str, *, override: bool, now: datetime) -> Pulled:
+                     lang: str, *, override: bool, now: datetime) -> Pulled:
     readme_url, repo = str(asset["readme_url"]), url.full_name
     if url.after_blob:
-        ref, path = await _where(url, known, client, before_call, readme_url)
+        ref, path = await _where(url, known, client, readme_url)
         base = posixpath.dirname(path)
     else:
         ref, path, base = None, "", ""
@@ -140,7 +150,7 @@ async def _learnpack(asset: dict[str, Any], url: ReadmeURL, known: PullState | N
     raw_before = asset.get("readme_raw")
     same_readme = known is not None and known.readme_path == readme_path
     readme = await file_or_error(
-        client, repo, readme_path, ref, before_call, etag=known.readme_etag if same_readme and known else None,
+        client, repo, readme_path, ref, etag=known.readme_etag if same_readme and known else None,
         known=raw_before.encode() if raw_before else None,
     )
     config_before = asset.get("config")
@@ -151,7 +161,7 @@ async def _learnpack(asset: dict[str, Any], url: ReadmeURL, known: PullState | N
     for candidate in tried:
         try:
             config_file = await get_file(
-                client, repo, candidate, ref, before_call,
+                client, repo, candidate, ref,
                 etag=known.config_etag if known and candidate == known.config_path else None,
                 known=json.dumps(config_before).encode() if isinstance(config_before, dict) else None,
             )

@@ -29,6 +29,7 @@ from ferry.jobs.store import JobStore
 from ferry_asset_sync import SERVICE, assets, cleaning
 from ferry_asset_sync.assets import AssetTable
 from ferry_asset_sync.errors import AssetError, CleaningError
+from ferry_asset_sync.github import paced
 from ferry_asset_sync.pull import STARTING, pull
 from ferry_asset_sync.resources import Resources
 from ferry_asset_sync.settings import AssetSyncSettings
@@ -80,13 +81,13 @@ class AssetSync:
             self._table = await AssetTable.load(conn, self.settings.table_sql, self.settings.asset_sync_table)
         return self._table
 
-    async def _before_call(self, job_id: UUID, options: PullAndCleanOptions, tokens: int = 1) -> None:
-        """Take `tokens` slots of the job's bucket (one GitHub call per --delay seconds, fleet-wide)."""
+    async def _batch_pause(self, job_id: UUID, options: PullAndCleanOptions) -> None:
+        """Two slots of the job's bucket (--delay apart, fleet-wide): the seed's 2 x delay between batches."""
         if options.delay <= 0:
             return
         limiter = await self.resources.limiter()
-        await limiter.acquire(job_key(job_id), tokens, rate=1.0 / options.delay, burst=1,
-                              max_wait_s=self.settings.asset_sync_max_inline_wait_s + tokens * options.delay)
+        await limiter.acquire(job_key(job_id), 2, rate=1.0 / options.delay, burst=1,
+                              max_wait_s=self.settings.asset_sync_max_inline_wait_s + 2 * options.delay)
 
     # -- plan ---------------------------------------------------------------------------------------
     async def plan(self, conn: Conn, job_id: UUID, options: PullAndCleanOptions) -> Outcome:
@@ -105,6 +106,9 @@ class AssetSync:
                     "report": ["No assets found to process"]}
             return Outcome(total=0, data=data, message="No assets found to process")
         batches = await assets.snapshot(conn, self.schema, job_id, selected, options.batch_size)
+        if options.delay > 0:  # make the job's bucket now, so its first grant is as prompt as the others
+            limiter = await self.resources.limiter()
+            await limiter.acquire(job_key(job_id), 0, rate=1.0 / options.delay, burst=1)
         data = {"found": found, "batches": batches, "batch_size": options.batch_size, "delay": options.delay}
         return Outcome(total=found, data=data, children=[{"kind": "batch", "batch": 0}],
                        message=f"Found {found} assets to process, in {batches} batches of up to {options.batch_size}")
@@ -113,7 +117,7 @@ class AssetSync:
     async def batch(self, conn: Conn, job_id: UUID, options: PullAndCleanOptions, number: int,
                     batches: int) -> Outcome:
         if number > 0:
-            await self._before_call(job_id, options, tokens=2)  # the seed's pause of 2 x delay between batches
+            await self._batch_pause(job_id, options)
         members = await assets.batch_assets(conn, self.schema, job_id, number)
         first, last = members[0][2] + 1, members[-1][2] + 1
         return Outcome(children=[{"kind": "pull", "asset_id": a} for a, _, _ in members],
@@ -135,8 +139,8 @@ class AssetSync:
         state = await assets.get_state(conn, self.schema, asset_id)
         access = await self.resources.access()
         try:
-            found = await pull(asset, state, access, lambda: self._before_call(job_id, options),
-                               override=options.force, now=datetime.now(UTC))
+            with paced(job_key(job_id), options.delay, self.settings.asset_sync_max_inline_wait_s):
+                found = await pull(asset, state, access, override=options.force, now=datetime.now(UTC))
         except AssetError as exc:
             await table.update(conn, asset_id, {"sync_status": SyncStatus.ERROR.value, "status_text": str(exc)})
             return await self._finish_asset(conn, job_id, asset_id, Outcome(
