@@ -15,6 +15,7 @@ import asyncpg
 
 from ferry.cli.errors import CliError, Refused
 from ferry.db import connect, migrate_database, migrations_in, schema_name
+from ferry.logging import configure_logging
 from ferry_peloton_sync import SERVICE, connections
 from ferry_peloton_sync.connections import ConnectionInfo
 from ferry_peloton_sync.crypto import TokenCipher
@@ -35,6 +36,8 @@ def _run(settings: PelotonSettings, work: Callable[[asyncpg.Connection, TokenCip
         cipher = TokenCipher.from_settings(settings)
     except TokenKeyError as exc:
         raise Refused(str(exc)) from None
+    # Warnings only, on stderr (redacted): stdout is the command's answer (`--json`).
+    configure_logging(SERVICE, settings.model_copy(update={"log_level": "WARNING"}))
 
     async def go() -> T:
         dsn = settings.database_url.get_secret_value()

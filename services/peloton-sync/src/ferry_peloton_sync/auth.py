@@ -79,7 +79,7 @@ class Authenticator:
                     self.refreshes += 1
                     session.access_token, session.expires_at = tokens.access_token, tokens.expires_at
                     session.refresh_token = tokens.refresh_token or current.refresh_token
-                    log.info("peloton token refreshed", username=session.username, why=why)
+                    log.info("peloton connection refreshed", username=session.username, why=why)
                     return
         reason = f"token refresh failed ({why}): {refused}"
         async with self.pool.acquire() as conn:
