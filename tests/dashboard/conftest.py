@@ -21,12 +21,14 @@ from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import aio_pika
+import asyncpg
 import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
 from ferry import topology
 from ferry.contracts import EventType, JobEvent
+from ferry_telemetry_janitor.settings import DEFAULT_TABLE
 from tests.support.infra import Infra
 from tests.support.processes import BIN, ServiceProcess, running_service
 
@@ -131,6 +133,21 @@ class Dashboard:
     def api_job(self, job_id: UUID | str) -> dict[str, Any] | None:
         response = httpx.get(f"{self.url}/jobs/{job_id}", timeout=10)
         return response.json() if response.status_code == 200 else None
+
+    def api_job_count(self) -> int:
+        total: int = httpx.get(f"{self.url}/jobs", timeout=10).json()["total"]
+        return total
+
+    def sql_count_webhooks(self, status: str | None = None) -> int:
+        async def run() -> int:
+            conn = await asyncpg.connect(self.infra.database_url)
+            try:
+                return int(await conn.fetchval(f"SELECT count(*) FROM {DEFAULT_TABLE} WHERE $1::text IS NULL"
+                                               " OR status = $1", status))
+            finally:
+                await conn.close()
+
+        return in_thread(run())
 
     def job_when(
         self, job_id: UUID | str, check: Callable[[dict[str, Any]], bool], timeout: float = 30
