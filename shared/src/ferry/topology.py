@@ -129,12 +129,25 @@ STATUS_EVENTS = events_queue("status")
 events wait for the status service instead of vanishing when it is not running."""
 
 
+STATUS_COMMANDS_MAX = 1_000_000
+"""Most command copies `status.commands` keeps while the status service is away (the oldest go first)."""
+
+STATUS_COMMANDS = RabbitQueue(
+    "status.commands", queue_type=QueueType.QUORUM, durable=True, routing_key="#",
+    arguments={"x-max-length": STATUS_COMMANDS_MAX},
+)
+"""A copy of every command published to `ferry.commands`, whoever published it: the status service
+records each as a pending job. Declared by every publisher, like `status.events`. No dead-lettering:
+the service's own copy is the one that matters; this one only feeds the status view."""
+
+
 async def declare_base(channel: aio_pika.abc.AbstractChannel) -> None:
-    """The exchanges, the dead-letter queue and the status service's event queue."""
+    """The exchanges, the dead-letter queue and the status service's event and command queues."""
     for exchange in (COMMANDS, EVENTS, DLX):
         await declare_exchange(channel, exchange)
     await declare(channel, DEAD_LETTERS, DLX)
     await declare(channel, STATUS_EVENTS, EVENTS)
+    await declare(channel, STATUS_COMMANDS, COMMANDS)
 
 
 async def declare_service(channel: aio_pika.abc.AbstractChannel, service: str) -> None:

@@ -18,7 +18,11 @@ class Job(BaseModel):
     job_id: UUID = Field(description="The job's identity (chosen by whoever published its command).")
     service: str = Field(description="The service running it, e.g. `telemetry-janitor`.")
     command: str = Field(description="The command, e.g. `clear`.")
-    status: JobStatus = Field(description="pending, running, completed, failed, cancelled or rejected.")
+    status: JobStatus = Field(
+        description="pending, running, stalled, completed, failed, cancelled or rejected. `stalled`: running, "
+        "but no event (progress or heartbeat) for longer than FERRY_STATUS_STALLED_AFTER_S; not finished, "
+        "it goes back to running when the job reports again."
+    )
     progress: float | None = Field(description="Percent of `total` processed (0-100); null while total is unknown.")
     total: int | None = Field(description="Items the job will process, when known.")
     processed: int = Field(description="Items done so far (succeeded + failed + skipped).")
@@ -36,6 +40,7 @@ class Job(BaseModel):
     updated_at: datetime = Field(description="When this row last changed.")
     duration_s: float | None = Field(description="Seconds from start (or request) to finish, or until now if running.")
     last_seq: int = Field(description="Sequence number of the event the counters come from (-1: none yet).")
+    last_event_at: datetime | None = Field(description="When the status service last heard from the job.")
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Job:

@@ -21,9 +21,11 @@ from ferry.contracts import services
 from ferry.db import connect, create_pool, ensure_database
 from ferry.jobs.infra import is_outage
 from ferry_status import SERVICE, store
+from ferry_status.commands import CommandRecorder
 from ferry_status.errors import PublishFailed
 from ferry_status.ingest import Ingester
 from ferry_status.metrics import Metrics
+from ferry_status.periodic import Periodic
 from ferry_status.settings import StatusSettings
 
 log = structlog.get_logger(__name__)
@@ -86,6 +88,8 @@ class Resources:
     connection: AbstractRobustConnection
     publisher: Publisher
     ingester: Ingester
+    recorder: CommandRecorder
+    loops: list[Periodic]
 
     @classmethod
     async def open(cls, settings: StatusSettings, metrics: Metrics) -> Resources:
@@ -111,13 +115,22 @@ class Resources:
             publisher = await Publisher.open(connection)
             ingester = Ingester(connection, pool, settings, metrics)
             await ingester.start()
+            recorder = CommandRecorder(connection, pool)
+            await recorder.start()
         except BaseException:
             await connection.close()
             await pool.close()
             raise
-        return cls(settings, metrics, pool, connection, publisher, ingester)
+        res = cls(settings, metrics, pool, connection, publisher, ingester, recorder, [])
+        res.loops = background_loops(res)
+        for loop in res.loops:
+            loop.start()
+        return res
 
     async def close(self) -> None:
+        for loop in self.loops:
+            await loop.stop()
+        await self.recorder.stop()
         await self.ingester.stop()
         await self.publisher.close()
         with contextlib.suppress(Exception):
@@ -128,9 +141,26 @@ class Resources:
         """`ok` or the problem, for the broker, the events consumer and the database."""
         checks = {"broker": "ok" if not self.connection.is_closed else "not connected"}
         checks["events_consumer"] = await self.ingester.consuming() or "ok"
+        checks["commands_consumer"] = await self.recorder.consuming() or "ok"
+        for loop in self.loops:
+            checks[loop.name] = "ok" if loop.alive() else "stopped"
         try:
             await asyncio.wait_for(self.pool.fetchval("SELECT 1", timeout=2.0), 3.0)
             checks["database"] = "ok"
         except Exception as exc:
             checks["database"] = f"unreachable ({type(exc).__name__})"
         return checks
+
+
+def background_loops(res: Resources) -> list[Periodic]:
+    """The loops every replica runs; each is safe to run on several replicas at once."""
+    settings = res.settings
+
+    async def check_stalled() -> None:
+        stalled = await store.mark_stalled(res.pool, settings.status_stalled_after_s)
+        for job_id in stalled:
+            log.warning("job stalled: no event within the bound", job_id=str(job_id),
+                        after_s=settings.status_stalled_after_s)
+
+    stall_interval = min(30.0, max(0.5, settings.status_stalled_after_s / 10))
+    return [Periodic("stall_check", stall_interval, check_stalled)]

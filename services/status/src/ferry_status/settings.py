@@ -22,3 +22,8 @@ class StatusSettings(FerrySettings):
         20_000, ge=1, le=65_535,
         description="Unacknowledged events RabbitMQ may hand the ingester at once (keep it above twice the batch).",
     )
+    status_stalled_after_s: float = Field(
+        900.0, gt=0, le=7 * 86_400,
+        description="A running job that sends no event (progress, heartbeat) for this long is shown as "
+        "`stalled` until it reports again. Keep it above the longest step parking time (600 s).",
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -57,10 +58,11 @@ WITH incoming AS (
     SELECT DISTINCT ON (job_id) * FROM fresh ORDER BY job_id, seq DESC
 ), up AS (
     INSERT INTO {JOBS} AS j (job_id, service, command, status, total, processed, succeeded, failed, skipped,
-        last_seq, message, error, result, created_at, started_at, finished_at, updated_at, requested_by, options)
+        last_seq, message, error, result, created_at, started_at, finished_at, updated_at, requested_by, options,
+        last_event_at)
     SELECT l.job_id, l.service, l.command, l.status, l.total, l.processed, l.succeeded, l.failed, l.skipped,
         l.seq, l.message, l.error, l.result::jsonb, s.first_at, s.started_at, s.finished_at, now(),
-        s.requested_by, s.options::jsonb
+        s.requested_by, s.options::jsonb, now()
     FROM latest l JOIN span s USING (job_id)
     ON CONFLICT (job_id) DO UPDATE SET
         {", ".join(_adopted(c) for c in _LATEST)},
@@ -70,7 +72,7 @@ WITH incoming AS (
         finished_at = LEAST(j.finished_at, EXCLUDED.finished_at),
         requested_by = COALESCE(j.requested_by, EXCLUDED.requested_by),
         options = COALESCE(j.options, EXCLUDED.options),
-        updated_at = now()
+        updated_at = now(), last_event_at = now()
     RETURNING 1
 )
 SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM up) AS jobs
@@ -146,6 +148,39 @@ async def claim_job_id(
     if held is None:  # deleted between the two statements (retention): try once more
         return await claim_job_id(conn, job_id, service, command, options, requested_by)
     return False, held["service"], held["command"]
+
+
+async def record_command(
+    conn: Executor, job_id: UUID, service: str, command: str, options: dict[str, Any] | None,
+    requested_by: str | None, requested_at: datetime | None,
+) -> bool:
+    """Record a command seen on `ferry.commands` as a pending job, whoever published it.
+
+    Idempotent with the job's events, in either order: a job already known keeps its status and
+    counters and only gains who asked and with which options if it lacked them. True when the
+    job was new."""
+    row = await conn.fetchrow(
+        f"INSERT INTO {JOBS} AS j (job_id, service, command, status, options, requested_by, created_at)"
+        f" VALUES ($1, $2, $3, '{JobStatus.PENDING.value}', $4, $5, COALESCE($6, now()))"
+        " ON CONFLICT (job_id) DO UPDATE SET requested_by = COALESCE(j.requested_by, EXCLUDED.requested_by),"
+        " options = COALESCE(j.options, EXCLUDED.options)"
+        " WHERE j.requested_by IS NULL OR j.options IS NULL"
+        " RETURNING (xmax = 0) AS inserted",
+        job_id, service, command, options, requested_by, requested_at,
+    )
+    return bool(row and row["inserted"])
+
+
+async def mark_stalled(conn: Executor, after_s: float) -> list[UUID]:
+    """Mark `stalled` every running job that has sent no event for `after_s` seconds; their ids.
+    Safe from several replicas at once (a row is only changed while it is still running)."""
+    rows = await conn.fetch(
+        f"UPDATE {JOBS} SET status = '{JobStatus.STALLED.value}', updated_at = now()"
+        f" WHERE status = '{JobStatus.RUNNING.value}' AND last_event_at < now() - make_interval(secs => $1)"
+        " RETURNING job_id",
+        after_s,
+    )
+    return [r["job_id"] for r in rows]
 
 
 async def release_job_id(conn: Executor, job_id: UUID) -> None:

@@ -26,10 +26,16 @@ class EventType(StrEnum):
 
 
 class JobStatus(StrEnum):
-    """A job's status as the status service shows it."""
+    """A job's status as the status service shows it.
+
+    `stalled` is the status service's own verdict, not an event: a running job that has reported
+    nothing (no progress, no heartbeat) for longer than the service's bound. It is not finished: the
+    job's next event puts it back to running (or finishes it).
+    """
 
     PENDING = "pending"
     RUNNING = "running"
+    STALLED = "stalled"
     COMPLETED = "completed"
     FAILED = "failed"
     CANCELLED = "cancelled"
