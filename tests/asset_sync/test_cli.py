@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from tests.cli.conftest import Ferry, declare_queues, published
+from tests.cli.conftest import FakeStatus, Ferry, declare_queues, job, published
 from tests.support.infra import Infra
 
 SERVICE = "asset-sync"
@@ -45,3 +45,17 @@ def test_bad_values_are_refused_naming_the_allowed_ones(ferry: Ferry, infra: Inf
     assert result.exit_code == 2
     assert says in result.output
     assert published(infra, SERVICE) == []
+
+
+def test_wait_prints_the_seeds_summary_from_the_jobs_result(ferry: Ferry, infra: Infra) -> None:
+    report = ["Found 3 assets to process",
+              "Processed 3 assets: 2 pulled, 0 unchanged, 2 cleaned, 1 failed, 0 skipped in 1.2s",
+              "  ✗ bad-one: Missing or invalid URL on bad-one, it does not belong to github.com",
+              "Total processing time: 1.20 seconds"]
+    done = job("completed", service=SERVICE, command="pull-and-clean", total=3, processed=3, succeeded=2, failed=1,
+               message=report[1], result={"found": 3, "report": report})
+    declare_queues(infra, SERVICE)
+    result = ferry(SERVICE, "pull-and-clean", "--wait", status=FakeStatus(lambda _id, _n: done))
+    assert result.exit_code == 0, result.output
+    for line in report:
+        assert line in result.output

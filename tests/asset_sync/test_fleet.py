@@ -39,12 +39,19 @@ async def test_two_replicas_share_one_job_and_process_every_asset_exactly_once(i
             EventTap.open(infra) as tap:
         await add_assets(infra, assets)
         final = await run_job(tap, delay=0, batch_size=10)
+        messages = [e.message for e in tap.of(final.job_id)]
         calls = api_calls(box)
         outcomes = await query(infra, "SELECT pulled, cleaned, count(*) AS n FROM asset_sync.job_assets "
                                       "WHERE job_id = $1 GROUP BY 1, 2", final.job_id)
     assert final.type == "completed", final.message
     assert (final.total, final.succeeded, final.failed, final.skipped) == (40, 40, 0, 0)
     assert {(r["pulled"], r["cleaned"]): r["n"] for r in outcomes} == {("pulled", "cleaned"): 40}
+    # the seed's output: assets found, batch information, each asset's result, progress every 5 assets
+    assert "Found 40 assets to process, in 4 batches of up to 10" in messages
+    assert [m for m in messages if m.startswith("Processing batch")] == [
+        f"Processing batch {b + 1}/4: assets {b * 10 + 1}-{b * 10 + 10} (10)" for b in range(4)]
+    assert sum(1 for m in messages if m.startswith("✓ lesson-") and "cleaned" in m) == 40
+    assert [int(m.split("Progress: ")[1].split("/")[0]) for m in messages if "Progress: " in m] == list(range(5, 41, 5))
     hits = contents_hits(calls)
     assert set(hits.values()) == {1}
     assert len(hits) == 40

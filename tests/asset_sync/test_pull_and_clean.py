@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from tests.asset_sync.harness import (
     LESSONS_ES,
     OTHERS,
     add_assets,
     api_calls,
     assets_by_slug,
+    query,
     run_job,
     sandbox_config,
     stack,
+    start,
 )
 from tests.runtime.harness import EventTap
 from tests.support.infra import Infra
@@ -63,3 +67,35 @@ async def test_spanish_lessons_are_pulled_and_cleaned_then_skipped_then_forced_t
     assert sum(a["not_modified"] for a in stats.values()) - not_modified_before == 3
     assert len(api_calls(box)) - calls_before_force == 3  # the branch is not resolved again: one call each
     assert after_forced["intro-to-python-es"]["last_synch_at"] > es["last_synch_at"]
+
+
+async def test_front_matter_updates_only_on_the_first_sync_or_with_force(infra: Infra) -> None:
+    async with stack(infra, sandbox_config()), EventTap.open(infra) as tap:
+        await add_assets(infra, LESSONS_ES[:1])
+        assert (await run_job(tap, delay=0)).type == "completed"
+        await query(infra, "UPDATE asset_sync.registry_asset SET title = 'Edited by hand', "
+                           "last_synch_at = now() - interval '2 days'")
+        stale = await run_job(tap, delay=0)
+        kept = (await assets_by_slug(infra))["intro-to-python-es"]["title"]
+        forced = await run_job(tap, delay=0, force=True)
+        restored = (await assets_by_slug(infra))["intro-to-python-es"]["title"]
+    assert (stale.detail["result"]["found"], stale.detail["result"]["unchanged"]) == (1, 1)
+    assert kept == "Edited by hand"  # not the first sync, no --force: the asset's own fields stay
+    assert forced.detail["result"]["unchanged"] == 1
+    assert restored == "Introducción a Python"  # --force: the front matter overrides
+
+
+async def test_an_asset_shows_pending_while_it_is_pulled(infra: Infra) -> None:
+    async with stack(infra, sandbox_config(latency_ms=700)), EventTap.open(infra) as tap:
+        await add_assets(infra, LESSONS_ES[:1])
+        job = await start(tap, delay=0)
+        seen: set[tuple[str | None, str | None]] = set()
+        async with asyncio.timeout(30):
+            while ("PENDING", "Starting to sync...") not in seen:
+                row = (await assets_by_slug(infra))["intro-to-python-es"]
+                seen.add((row["sync_status"], row["status_text"]))
+                await asyncio.sleep(0.05)
+        final = await tap.until(job, {"completed", "failed"}, timeout=30)
+        row = (await assets_by_slug(infra))["intro-to-python-es"]
+    assert final.type == "completed"
+    assert (row["sync_status"], row["status_text"]) == ("OK", "Successfully Synched")
