@@ -116,10 +116,10 @@ async def _named_file(asset: dict[str, Any], url: ReadmeURL, known: PullState | 
     )
     state = PullState(readme_url, url.full_name, ref, path, path, found.etag)
     if found.unchanged:
-        updates = _synced(now)
+        synced = _synced(now)
         if override and not is_quiz and raw_before:  # --force: the front matter wins again, from the same README
-            updates = {**meta.from_front_matter(meta.front_matter(raw_before, path)), **updates}
-        return Pulled("unchanged", updates, state, needs_clean=_clean_pending(asset) and not is_quiz,
+            synced = {**meta.from_front_matter(meta.front_matter(raw_before, path)), **synced}
+        return Pulled("unchanged", synced, state, needs_clean=_clean_pending(asset) and not is_quiz,
                       message=f"{asset['slug']}: README unchanged (304)")
     text = _text(found.content, path)
     updates: dict[str, Any] = {"readme_raw": text}
@@ -177,10 +177,10 @@ async def _learnpack(asset: dict[str, Any], url: ReadmeURL, known: PullState | N
     state = PullState(readme_url, repo, ref, path or readme_path, readme_path, readme.etag, config_path,
                       config_file.etag)
     if readme.unchanged and config_file.unchanged:
-        updates = _synced(now)
+        synced = _synced(now)
         if override and raw_before:
-            updates = {**meta.from_front_matter(meta.front_matter(raw_before, readme_path)), **updates}
-        return Pulled("unchanged", updates, state, needs_clean=_clean_pending(asset),
+            synced = {**meta.from_front_matter(meta.front_matter(raw_before, readme_path)), **synced}
+        return Pulled("unchanged", synced, state, needs_clean=_clean_pending(asset),
                       message=f"{asset['slug']}: README and {config_path} unchanged (304)")
     text = _text(readme.content, readme_path)
     updates: dict[str, Any] = {"readme_raw": text}
