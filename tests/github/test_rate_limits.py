@@ -6,6 +6,7 @@ import asyncio
 import time
 
 import pytest
+import structlog.testing
 
 from ferry.contracts.ratelimit import UpstreamFeedback
 from ferry.github import GitHubClient, RateLimitWaitTooLong, TokenPool
@@ -154,3 +155,29 @@ async def test_requests_in_flight_during_one_secondary_limit_count_as_one_strike
     answers = await asyncio.gather(*(github.get("/repos/acme/tiny/pulls", {"page": n}) for n in range(5)))
     assert all(a.status == 200 for a in answers)
     assert max(sandbox.sleeps) <= 0.2 + 0.01  # strikes 1 then 2, not one per request in flight
+
+
+class RecordingLimiter(LocalLimiter):
+    """A real limiter that also keeps what the client reported to it."""
+
+    reports: list[UpstreamFeedback]
+
+    async def feedback(self, feedback: UpstreamFeedback) -> None:
+        self.__dict__.setdefault("reports", []).append(feedback)
+        await super().feedback(feedback)
+
+
+async def test_a_retry_after_of_years_is_capped_logged_and_parks_for_the_cap(sandbox: Sandbox) -> None:
+    limiter = RecordingLimiter(make_limiter().buckets.table)
+    github = sandbox.client([ALICE], limiter, max_wait_s=5, max_upstream_wait_s=3600)
+    await github.accounts()
+    await sandbox.admin("/_sandbox/secondary", {"account": "octo-alice", "seconds": 1e9})  # Retry-After 1000000000
+    with structlog.testing.capture_logs() as logs, pytest.raises(RateLimitWaitTooLong) as raised:
+        await github.get("/repos/acme/tiny")
+    assert raised.value.wait_s == pytest.approx(3600, abs=1)  # the step parks for the cap, not for 31 years
+    assert "GitHub asked for Retry-After 1000000000s, capped at 3600s" in str(raised.value)
+    capped = [e for e in logs if e["event"] == "github wait capped"]
+    assert capped and capped[0]["asked"] == "Retry-After 1000000000s, capped at 3600s"
+    told = [r for r in limiter.reports if r.status == 403]
+    assert told and all(r.retry_after_s == 3600 for r in told)  # the fleet-wide pause is capped too
+    assert sandbox.sleeps == []

@@ -80,3 +80,36 @@ def test_parse_link() -> None:
     }
     assert parse_link(None) == {}
     assert parse_link("") == {}
+
+
+@pytest.mark.parametrize(
+    ("headers", "asked"),
+    [
+        ({"retry-after": "9" * 400}, "Retry-After beyond any bound"),  # float() of it is inf
+        ({"retry-after": "1000000000"}, "Retry-After 1000000000s"),
+        ({"retry-after": formatdate(NOW + 10 * 365 * 86400, usegmt=True)}, "Retry-After 315360000s"),
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset": str(int(NOW) + 86400)}, "x-ratelimit-reset 86400s away"),
+        ({"x-ratelimit-remaining": "0", "x-ratelimit-reset": "9" * 400}, "x-ratelimit-reset beyond any bound"),
+    ],
+)
+def test_no_wait_from_an_answer_goes_beyond_the_cap(headers: dict[str, str], asked: str) -> None:
+    info = parse_headers(headers, NOW, max_wait_s=3600)
+    assert info.capped == f"{asked}, capped at 3600s"
+    if info.retry_after_s is not None:
+        assert info.retry_after_s == 3600
+    if info.reset_at is not None:
+        assert info.reset_at == NOW + 3600
+    policy = WaitPolicy(max_upstream_s=3600)
+    for verdict in (Verdict.PRIMARY, Verdict.SECONDARY):
+        assert wait_seconds(verdict, info, now=NOW, strikes=1, policy=policy) <= 3600
+    report = feedback("github:octo", 403, info, Verdict.SECONDARY)
+    assert report is not None
+    assert (report.retry_after_s or 0) <= 3600
+    assert (report.reset_at or NOW) <= NOW + 3600
+    assert parse_headers({"retry-after": "3600"}, NOW, max_wait_s=3600).capped is None  # at the cap: as given
+
+
+def test_the_default_cap_is_one_hour_and_backoff_never_overflows() -> None:
+    assert parse_headers({"retry-after": "7200"}, NOW).retry_after_s == 3600
+    bare = RateLimitInfo(remaining=100)
+    assert wait_seconds(Verdict.SECONDARY, bare, now=NOW, strikes=10_000, policy=POLICY) == 900

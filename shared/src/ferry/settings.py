@@ -41,6 +41,11 @@ class FerrySettings(BaseSettings):
     github_tokens: Annotated[list[SecretStr], NoDecode] = Field(
         default_factory=list, description="GitHub tokens, comma-separated."
     )
+    upstream_max_wait_s: float = Field(
+        3600.0, gt=0, le=86400,
+        description="The longest wait an upstream's answer (Retry-After, x-ratelimit-reset) can impose; longer "
+        "ones are logged and cut to this.",
+    )
     peloton_api_url: str = Field("https://api.onepeloton.com", description="Peloton API base URL.")
     log_format: Literal["json", "console"] = Field(
         default_factory=_default_log_format, description="`json` when not a terminal, else `console`."

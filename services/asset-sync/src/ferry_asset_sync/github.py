@@ -22,6 +22,7 @@ from pydantic import SecretStr
 from ferry.contracts.ratelimit import UpstreamFeedback
 from ferry.github import (
     BadCredentials,
+    CachedAnswer,
     Forbidden,
     GitHubClient,
     GitHubHTTPError,
@@ -118,13 +119,10 @@ async def conditional_get(client: GitHubClient, path: str, params: dict[str, str
     """GET with `If-None-Match: etag` when the content it stands for is known.
 
     The shared client sends If-None-Match from its own in-process cache and answers a 304 from it;
-    an ETag kept in Postgres (from another replica or an earlier process) is put in that cache first.
-    This reaches into the client until it takes an ETag per call (asked of the GitHub client's owners).
+    an ETag kept in Postgres (from another replica or an earlier process) is given with its content.
     """
-    if etag and known is not None:
-        url = client._url(path, params)
-        client._cache[(str(url), accept)] = (etag, known, {"etag": etag})
-    return await client.get(path, params, accept=accept)
+    stored = CachedAnswer(etag, known, {"etag": etag}) if etag and known is not None else None
+    return await client.get(path, params, accept=accept, known=stored)
 
 
 async def get_file(client: GitHubClient, repo: str, path: str, ref: str | None, *,

@@ -14,7 +14,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from ferry.github import GitHubClient, TokenPool, TokenRemoved
+from ferry.github import AnyAccount, GitHubClient, TokenPool, TokenRemoved
 from ferry.ratelimit import AmqpLimiter, Limiter
 from ferry_gh_seeder import SERVICE
 from ferry_gh_seeder.settings import SeederSettings
@@ -59,8 +59,10 @@ class Resources:
         pool = TokenPool(self.settings.github_tokens, on_removed=self._removed)
         limiter = self._limiter = await self.limiter_factory(self.settings, self._on_waiting)
         http = self._http = httpx.AsyncClient(base_url=self.settings.github_api_url, timeout=30)
-        client = GitHubClient(http, pool, limiter, max_wait_s=self.settings.gh_seeder_max_inline_wait_s)
-        return GitHubSource(client, self.drops, concurrency=self.settings.gh_seeder_account_concurrency)
+        client = GitHubClient(http, pool, limiter, max_wait_s=self.settings.gh_seeder_max_inline_wait_s,
+                              max_upstream_wait_s=self.settings.upstream_max_wait_s)
+        github = AnyAccount(client, per_account=self.settings.gh_seeder_account_concurrency)
+        return GitHubSource(github, self.drops)
 
     def _removed(self, event: TokenRemoved) -> None:
         self.drops.add(DroppedToken(event.label, event.login, event.reason, event.remaining_tokens))

@@ -8,6 +8,11 @@ of the pool can call now, the call moves to it. A wait beyond `max_wait_s` raise
 `RateLimitWaitTooLong` instead. 5xx, timeouts and connection errors are retried with exponential
 backoff (tenacity); 404 and 422 are raised at once. A 304 is answered from the cache (free on GitHub).
 
+No wait an answer asks for (`Retry-After`, `x-ratelimit-reset`) counts beyond `max_upstream_wait_s`
+(one hour unless given): a longer one is logged ("github wait capped") and waited, or raised, as the
+cap. Answers with an ETag are kept for conditional requests in a cache bounded by bytes
+(`cache_bytes`); `get(..., cache=False)` neither keeps nor revalidates (what a crawl fetches once).
+
 The one request not preceded by `acquire` is the single GET /user per token that tells which account
 (hence which limiter key) the token belongs to.
 """
@@ -16,7 +21,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from typing import Any
 
@@ -24,6 +28,7 @@ import httpx
 import structlog
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt, wait_exponential_jitter
 
+from ferry.github.cache import DEFAULT_MAX_BYTES, CachedAnswer, EtagCache
 from ferry.github.errors import (
     GitHubUnavailable,
     RateLimitWaitTooLong,
@@ -31,6 +36,7 @@ from ferry.github.errors import (
 )
 from ferry.github.pagination import PER_PAGE, parse_link
 from ferry.github.ratelimits import (
+    DEFAULT_MAX_UPSTREAM_WAIT_S,
     RateLimitInfo,
     Verdict,
     WaitPolicy,
@@ -62,18 +68,18 @@ class GitHubClient:
         self, http: httpx.AsyncClient, tokens: TokenPool, limiter: Limiter, *, base_url: str | None = None,
         max_wait_s: float = 900.0, min_secondary_wait_s: float = 60.0, max_secondary_wait_s: float = 900.0,
         reset_margin_s: float = 1.0, retries: int = 4, retry_initial_s: float = 1.0, retry_max_s: float = 30.0,
-        cache_size: int = 2000, user_agent: str = "ferry", clock: Callable[[], float] = time.time,
+        cache_bytes: int = DEFAULT_MAX_BYTES, max_upstream_wait_s: float = DEFAULT_MAX_UPSTREAM_WAIT_S,
+        user_agent: str = "ferry", clock: Callable[[], float] = time.time,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ) -> None:
         self.http, self.tokens, self.limiter = http, tokens, limiter
         given = base_url or (str(http.base_url) if str(http.base_url) else "https://api.github.com")
         self.base = httpx.URL(given.rstrip("/") + "/")
         self.max_wait_s = max_wait_s
-        self.policy = WaitPolicy(min_secondary_wait_s, max_secondary_wait_s, reset_margin_s)
+        self.policy = WaitPolicy(min_secondary_wait_s, max_secondary_wait_s, reset_margin_s, max_upstream_wait_s)
         self.retries, self.retry_initial_s, self.retry_max_s = retries, retry_initial_s, retry_max_s
         self.user_agent, self.clock, self.sleep = user_agent, clock, sleep
-        self._cache: OrderedDict[tuple[str, str], tuple[str, bytes, dict[str, str]]] = OrderedDict()
-        self._cache_size = cache_size
+        self.cache = EtagCache(cache_bytes)
         self._resolving = asyncio.Lock()
 
     # -- public -------------------------------------------------------------------------------------
@@ -84,8 +90,13 @@ class GitHubClient:
         return sorted(self.tokens.accounts())
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None, *, accept: str | None = None,
-                  account: str | None = None) -> GitHubResponse:
-        """GET a path (or an absolute URL on the API, e.g. from a Link header); raises GitHubError."""
+                  account: str | None = None, cache: bool = True, known: CachedAnswer | None = None
+                  ) -> GitHubResponse:
+        """GET a path (or an absolute URL on the API, e.g. from a Link header); raises GitHubError.
+
+        `cache=False` for an answer nobody will ask for again: it is neither kept nor revalidated.
+        `known`: content the caller kept with its ETag (in a database, say): sent as `If-None-Match`,
+        and returned (`from_cache`) when GitHub answers 304."""
         url = self._url(path, params)
         media = accept or "application/vnd.github+json"
         waited = 0.0
@@ -93,8 +104,9 @@ class GitHubClient:
             await self._resolve()
             token = self.tokens.choose(account)
             waited += await self._wait_block(token.key, waited)
-            response, waited = await self._send_retrying(token, url, media, waited)
-            info = parse_headers(response.headers, self.clock())
+            revalidate = known if known is not None else (self.cache.get((str(url), media)) if cache else None)
+            response, waited = await self._send_retrying(token, url, media, waited, revalidate=revalidate)
+            info = self._read_limits(token.key, response)
             body = json_or_none(response)
             verdict = classify(response.status_code, info, error_message(body))
             report = feedback(token.key, response.status_code, info, verdict)
@@ -110,12 +122,13 @@ class GitHubClient:
             until = exhausted_until(info, now=self.clock(), policy=self.policy)
             if until is not None:
                 self.tokens.block(token.key, until, "quota used up (x-ratelimit-remaining: 0)")
-            return self._result(token, url, media, response, info, body)
+            return self._result(token, url, media, response, info, body, revalidate=revalidate, cache=cache)
 
     async def paginate(self, path: str, params: Mapping[str, Any] | None = None, *, accept: str | None = None,
-                       account: str | None = None) -> AsyncIterator[Any]:
+                       account: str | None = None, cache: bool = True) -> AsyncIterator[Any]:
         """Every item of a listing, following `Link: rel="next"` (per_page=100 unless given)."""
-        page = await self.get(path, {"per_page": PER_PAGE, **(params or {})}, accept=accept, account=account)
+        page = await self.get(path, {"per_page": PER_PAGE, **(params or {})}, accept=accept, account=account,
+                              cache=cache)
         while True:
             body = page.json()
             items = body.get("items", []) if isinstance(body, dict) else body
@@ -124,7 +137,7 @@ class GitHubClient:
             following = page.links.get("next")
             if not following:
                 return
-            page = await self.get(following, accept=accept, account=account)
+            page = await self.get(following, accept=accept, account=account, cache=cache)
 
     # -- steps --------------------------------------------------------------------------------------
 
@@ -147,8 +160,9 @@ class GitHubClient:
     async def _whoami(self, token: Token) -> None:
         waited = 0.0
         while True:
-            response, _ = await self._send_retrying(token, self.base.join("user"), "application/vnd.github+json", None)
-            info = parse_headers(response.headers, self.clock())
+            response, _ = await self._send_retrying(token, self.base.join("user"), "application/vnd.github+json", None,
+                                                    revalidate=None)
+            info = self._read_limits(token.label, response)
             body = json_or_none(response)
             if response.status_code == 401:
                 self.tokens.remove(token, "401 Bad credentials")
@@ -169,6 +183,13 @@ class GitHubClient:
             self._check_cap(token.label, wait, waited, f"{verdict.value} rate limit while asking who it is")
             await self.sleep(wait)
             waited += wait
+
+    def _read_limits(self, key: str, response: httpx.Response) -> RateLimitInfo:
+        info = parse_headers(response.headers, self.clock(), self.policy.max_upstream_s)
+        if info.capped:
+            log.warning("github wait capped", key=key, status=response.status_code, asked=info.capped,
+                        cap_s=self.policy.max_upstream_s)
+        return info
 
     async def _wait_block(self, key: str, waited: float) -> float:
         wait = self.tokens.blocked_until(key) - self.clock()
@@ -198,13 +219,14 @@ class GitHubClient:
         strikes = self.tokens.strike(token.key, count=repeat) if verdict is Verdict.SECONDARY else 1
         wait = wait_seconds(verdict, info, now=now, strikes=strikes, policy=self.policy)
         reason = f"{verdict.value} rate limit ({status}" + (
-            f", Retry-After {info.retry_after_s:g}s)" if info.retry_after_s is not None else ")")
+            f", Retry-After {info.retry_after_s:g}s" if info.retry_after_s is not None else "") + (
+            f"; GitHub asked for {info.capped})" if info.capped else ")")
         self.tokens.block(token.key, now + wait, reason)
         log.warning("github rate limited", key=token.key, status=status, kind=verdict.value, wait_s=round(wait, 3),
                     strikes=strikes, retry_after_s=info.retry_after_s, remaining=info.remaining)
 
     async def _send_retrying(
-        self, token: Token, url: httpx.URL, media: str, waited: float | None
+        self, token: Token, url: httpx.URL, media: str, waited: float | None, *, revalidate: CachedAnswer | None
     ) -> tuple[httpx.Response, float]:
         """Send, retrying transient failures; each attempt first acquires from the limiter (unless
         `waited` is None: the identity lookup, whose account is not known yet). Returns the answer
@@ -225,18 +247,18 @@ class GitHubClient:
                 with attempt:
                     if waited is not None:
                         waited += await self._acquire(token.key, waited)
-                    return await self._send(token, url, media), waited or 0.0
+                    return await self._send(token, url, media, revalidate), waited or 0.0
         except _Transient as exc:
             attempts = self.retries + 1
             raise GitHubUnavailable(f"GitHub kept failing for {url.path} after {attempts} attempts: {exc}") from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _send(self, token: Token, url: httpx.URL, media: str) -> httpx.Response:
+    async def _send(self, token: Token, url: httpx.URL, media: str, revalidate: CachedAnswer | None
+                    ) -> httpx.Response:
         headers = {"Authorization": f"Bearer {token.secret}", "Accept": media, "User-Agent": self.user_agent,
                    "X-GitHub-Api-Version": API_VERSION}
-        cached = self._cache.get((str(url), media))
-        if cached is not None:
-            headers["If-None-Match"] = cached[0]
+        if revalidate is not None:
+            headers["If-None-Match"] = revalidate.etag
         try:
             response = await self.http.get(url, headers=headers)
         except httpx.TimeoutException as exc:
@@ -248,22 +270,20 @@ class GitHubClient:
         return response
 
     def _result(self, token: Token, url: httpx.URL, media: str, response: httpx.Response, info: RateLimitInfo,
-                body: Any) -> GitHubResponse:
+                body: Any, *, revalidate: CachedAnswer | None, cache: bool) -> GitHubResponse:
         key = (str(url), media)
         status, login = response.status_code, token.login or "?"
-        if status == 304 and key in self._cache:
-            etag, content, kept = self._cache[key]
-            self._cache.move_to_end(key)
+        cached = revalidate if status == 304 else None
+        if cached is not None:
+            kept = cached.headers
             headers = httpx.Headers({**kept, **dict(response.headers)})
-            return GitHubResponse(200, str(url), headers, content, login, info, True, parse_link(kept.get("link")))
+            return GitHubResponse(200, str(url), headers, cached.content, login, info, True,
+                                  parse_link(kept.get("link")))
         if status >= 400 or status == 304:
             raise http_error(status, body, url.path)
         etag = response.headers.get("etag")
-        if etag:
-            self._cache[key] = (etag, response.content, {h: response.headers[h] for h in _CACHED_HEADERS
-                                                         if h in response.headers})
-            self._cache.move_to_end(key)
-            while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+        if etag and cache:
+            kept = {h: response.headers[h] for h in _CACHED_HEADERS if h in response.headers}
+            self.cache.put(key, CachedAnswer(etag, response.content, kept))
         return GitHubResponse(status, str(url), response.headers, response.content, login, info, False,
                               parse_link(response.headers.get("link")))
