@@ -17,7 +17,8 @@ async def test_a_crawl_keeps_nothing_in_the_etag_cache_and_uses_every_account() 
         client = box.client([ALICE, BOB], make_limiter())
         source = GitHubSource(AnyAccount(client), DropLog())
         page = await source.list_page("posthog/posthog", None)
-        assert len(page.items) == 100 and page.next_url is not None
+        assert len(page.items) == 100
+        assert page.next_url is not None
         pulls = [await source.pull("posthog/posthog", int(p["number"])) for p in page.items[:5]]
         for data in pulls:
             assert len(data.files) == data.pull["changed_files"]

@@ -42,7 +42,8 @@ async def test_cache_false_neither_keeps_nor_revalidates(sandbox: Sandbox, limit
     path = "/repos/acme/tiny/pulls/1/files"
     await github.get(path)  # kept
     first, second = await github.get(path, cache=False), await github.get(path, cache=False)
-    assert not first.from_cache and not second.from_cache
+    assert not first.from_cache
+    assert not second.from_cache
     assert statuses(sandbox, path) == [200, 200, 200]  # no If-None-Match was sent
     other = "/repos/acme/tiny/pulls/2/files"
     await github.get(other, cache=False)
