@@ -16,9 +16,9 @@ from tests.support.infra import Infra
 
 async def test_dry_run_lists_and_counts_but_stores_nothing(infra: Infra, tmp_path: Path) -> None:
     path = tmp_path / "cp.json"
-    async with stack(infra, sandbox_config(("acme/widgets", 30), ("acme/gadgets", 120))) as box, \
-            EventTap.open(infra) as tap:
-        job = await start(tap, project="acme", dry_run=True, checkpoint_file=str(path))
+    async with stack(infra, sandbox_config(("acme/widgets", 30), ("acme/gadgets", 120)),
+                     gh_seeder_checkpoint_dir=tmp_path) as box, EventTap.open(infra) as tap:
+        job = await start(tap, project="acme", dry_run=True, checkpoint_file="cp.json")
         final = await tap.until(job, FINAL, timeout=30)
         paths = [entry["path"] for entry in box.state.log]
         unknown = await start(tap, project="nope")

@@ -9,6 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
+
+from ferry.contracts.seeder import SeedOptions
 
 from ferry_gh_seeder import checkpoint
 from ferry_gh_seeder.checkpoint import SeedingCheckpoint
@@ -74,15 +77,15 @@ def test_each_repository_of_a_project_gets_its_own_file(tmp_path: Path) -> None:
 async def test_a_crawl_resumes_from_the_file_and_marks_it_completed(infra: Infra, tmp_path: Path) -> None:
     repo = "acme/widgets"
     path = tmp_path / ".seeding_checkpoint.json"
-    async with stack(infra, sandbox_config((repo, 40)), gh_seeder_checkpoint_every_s=0.2) as box, \
-            EventTap.open(infra) as tap:
+    async with stack(infra, sandbox_config((repo, 40)), gh_seeder_checkpoint_every_s=0.2,
+                     gh_seeder_checkpoint_dir=tmp_path) as box, EventTap.open(infra) as tap:
         numbers = sorted(box.expected(repo))
         done_before = numbers[::3]  # as if an interrupted run of the old command had fetched these
         path.write_text(json.dumps({"repo": repo, "fetched_pr_numbers": done_before,
                                     "last_updated": "2025-12-22T10:00:00", "total_prs_found": 40, "completed": False}))
         snapshots: list[dict[str, Any]] = []
         watcher = asyncio.create_task(_watch(path, snapshots))
-        job = await start(tap, repo=repo, checkpoint_file=str(path))
+        job = await start(tap, repo=repo, checkpoint_file=path.name)
         final = await tap.until(job, FINAL, timeout=60)
         watcher.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -122,3 +125,54 @@ async def _watch(path: Path, snapshots: list[dict[str, Any]]) -> None:
                 snapshots.append(json.loads(text))
                 last = text
         await asyncio.sleep(0.02)
+
+
+@pytest.mark.parametrize(
+    ("name", "says"),
+    [
+        ("/etc/cron.d/x.json", "not an absolute path"),
+        ("~/cp.json", "not an absolute path"),
+        ("../cp.json", "'..' is not allowed"),
+        ("runs/../../cp.json", "'..' is not allowed"),
+        ("runs/", "names a folder"),
+    ],
+)
+def test_a_checkpoint_name_outside_the_directory_is_refused_before_publishing(name: str, says: str) -> None:
+    with pytest.raises(ValidationError, match=says):
+        SeedOptions(repo="a/b", checkpoint_file=name)
+    assert SeedOptions(repo="a/b", checkpoint_file="./runs//cp.json").checkpoint_file == "runs/cp.json"
+
+
+async def test_checkpoint_files_stay_in_their_directory_and_events_carry_no_file_system_errors(
+    infra: Infra, tmp_path: Path
+) -> None:
+    root, outside = tmp_path / "checkpoints", tmp_path / "outside"
+    outside.mkdir()
+    root.mkdir()
+    (root / "escape").symlink_to(outside, target_is_directory=True)
+    (root / "folder.json").mkdir()  # reading it fails with an operating-system error
+    repo = "acme/widgets"
+    async with stack(infra, sandbox_config((repo, 3)), gh_seeder_checkpoint_dir=root) as box, \
+            EventTap.open(infra) as tap:
+        escaping = await start(tap, repo=repo, checkpoint_file="escape/cp.json")
+        escaped = await tap.until(escaping, FINAL, timeout=30)
+        unreadable = await start(tap, repo=repo, checkpoint_file="folder.json")
+        unread = await tap.until(unreadable, FINAL, timeout=30)
+        nested = await start(tap, repo=repo, checkpoint_file="runs/2026/cp.json")
+        done = await tap.until(nested, FINAL, timeout=30)
+        events = [e for job in (escaping, unreadable, nested) for e in tap.of(job)]
+        fetched = box.detail_hits()
+    assert escaped.type == "failed"
+    assert "'escape/cp.json' leads out of the checkpoint directory" in escaped.message
+    assert list(outside.iterdir()) == []  # nothing was written through the link
+    assert unread.type == "failed"
+    assert unread.message.endswith("cannot read checkpoint file 'folder.json' (the worker's log has the reason)")
+    assert done.type == "completed", done.message
+    written = json.loads((root / "runs" / "2026" / "cp.json").read_text())  # its folders were made, inside
+    assert (written["repo"], written["completed"], len(written["fetched_pr_numbers"])) == (repo, True, 3)
+    assert len(fetched) == 3
+    for event in events:  # no worker path and no operating-system reason in anything a job publishes
+        text = json.dumps([event.message, event.detail])
+        assert str(tmp_path) not in text
+        assert "Errno" not in text
+        assert "Is a directory" not in text

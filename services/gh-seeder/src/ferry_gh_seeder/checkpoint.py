@@ -7,7 +7,10 @@ One file holds one repository's progress:
 
 ferry's own checkpoint is in Postgres (`fetched_prs`); the file is for compatibility with runs of
 the old command and for people who look at it. A job crawling several repositories keeps one file
-per repository beside the given path (`repo_path`). Paths are on the worker's filesystem.
+per repository beside the given path (`repo_path`). Paths are on the worker's filesystem, inside
+its checkpoint directory (`ferry_gh_seeder.files` confines them); messages name a file by `label`
+(its name in that directory) and never carry the operating system's error text, which goes to the
+worker's log instead: job events are readable without a token.
 """
 
 from __future__ import annotations
@@ -20,7 +23,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from ferry_gh_seeder.errors import CheckpointInvalid
+
+log = structlog.get_logger("ferry_gh_seeder.checkpoint")
 
 
 def _now() -> str:
@@ -71,24 +78,26 @@ class SeedingCheckpoint:
         )
 
 
-def load(path: str | Path, repo: str) -> SeedingCheckpoint | None:
+def load(path: str | Path, repo: str, *, label: str | None = None) -> SeedingCheckpoint | None:
     """The checkpoint at `path` if it is `repo`'s (names compared case-insensitively).
 
     None when the file does not exist or belongs to another repository (a fresh start, as the
     original did); CheckpointInvalid when it exists but cannot be read as a checkpoint.
     """
     file = Path(path)
+    name = label or file.name
     try:
         text = file.read_text(encoding="utf-8")
     except FileNotFoundError:
         return None
-    except OSError as exc:
-        raise CheckpointInvalid(f"cannot read checkpoint file {file}: {exc.strerror or exc}") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        log.warning("cannot read checkpoint file", path=str(file), error=str(exc))
+        raise CheckpointInvalid(f"cannot read checkpoint file {name!r} (the worker's log has the reason)") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise CheckpointInvalid(f"checkpoint file {file} is not JSON: {exc.msg} (line {exc.lineno})") from exc
-    checkpoint = SeedingCheckpoint.from_json(data, source=f"checkpoint file {file}")
+        raise CheckpointInvalid(f"checkpoint file {name!r} is not JSON: {exc.msg} (line {exc.lineno})") from None
+    checkpoint = SeedingCheckpoint.from_json(data, source=f"checkpoint file {name!r}")
     return checkpoint if checkpoint.repo.lower() == repo.lower() else None
 
 

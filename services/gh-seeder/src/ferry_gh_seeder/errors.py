@@ -2,7 +2,10 @@
 
     SeederError            base of the seeder's own failures
      ├── UnknownProject    --project names no preset of FERRY_GH_SEEDER_PROJECTS
-     └── CheckpointInvalid a --checkpoint-file exists but is not a checkpoint (or cannot be read)
+     ├── CheckpointInvalid a --checkpoint-file exists but is not a checkpoint (or cannot be read),
+     │                     or its name leads out of the checkpoint directory
+     └── CheckpointUnwritable  a checkpoint file could not be written (also an OSError; the
+                           operating system's reason is in the worker's log, not the message)
 
 A plan step turns these into `JobFailed`, so the job fails with the message.
 """
@@ -20,3 +23,7 @@ class UnknownProject(SeederError):
 
 class CheckpointInvalid(SeederError):
     """The checkpoint file cannot be used."""
+
+
+class CheckpointUnwritable(SeederError, OSError):
+    """Writing a checkpoint file failed; the message names the file, never the system's reason."""

@@ -86,7 +86,8 @@ class SeedJob:
         self.settings = settings
         self.resources = resources
         self.jobs = JobStore(SERVICE)
-        self.throttle = files.Throttle(pool, settings.gh_seeder_checkpoint_every_s)
+        self.files = files.CheckpointFiles(
+            settings.gh_seeder_checkpoint_dir, pool, settings.gh_seeder_checkpoint_every_s)
         self._running: dict[int, Step[SeedOptions]] = {}
         resources.on_waiting.append(self._limiter_waiting)
 
@@ -122,9 +123,9 @@ class SeedJob:
         opts, conn = step.options, step.conn
         try:
             repos = resolve_repos(opts, self.settings.gh_seeder_projects)
-            listed = files.read(opts.checkpoint_file, repos) if opts.checkpoint_file else {r: [] for r in repos}
+            listed = self.files.read(opts.checkpoint_file, repos) if opts.checkpoint_file else {r: [] for r in repos}
             if opts.checkpoint_file and not opts.dry_run:
-                files.check_writable(opts.checkpoint_file)
+                self.files.check_writable(opts.checkpoint_file)
         except (UnknownProject, CheckpointInvalid) as exc:
             raise JobFailed(str(exc)) from exc
         preloaded = 0
@@ -221,7 +222,7 @@ class SeedJob:
             files=len(data.files), requests=data.requests,
         )
         if step.options.checkpoint_file:
-            await self.throttle.maybe_write(step.options.checkpoint_file, list(step.data["repos"]))
+            await self.files.maybe_write(step.options.checkpoint_file, list(step.data["repos"]))
         return StepResult(
             succeeded=1, failures=_dropped(source.take_dropped()),
             message=f"Fetched {item}: {len(data.reviews)} reviews, {len(data.commits)} commits, "
@@ -262,7 +263,7 @@ class SeedJob:
         if base and not step.options.dry_run:
             completed = {r["repo"]: bool(r["listed"]) and r["failed"] == 0 for r in rows}
             try:
-                await files.write(step.conn, base, list(step.data["repos"]), completed=completed)
+                await self.files.write(step.conn, base, list(step.data["repos"]), completed=completed)
                 result.data["checkpoint_completed"] = all(completed.values())
             except OSError as exc:
                 result.failures.append(ItemFailure(f"cannot write checkpoint file {base}: {exc}", item=base))

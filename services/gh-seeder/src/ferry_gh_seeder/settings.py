@@ -7,6 +7,9 @@ the GitHub sandbox (`ferry-sandbox`) serves, so `--project posthog` works offlin
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 from pydantic import Field, field_validator
 
 from ferry.contracts.seeder import check_repo
@@ -42,6 +45,13 @@ class SeederSettings(FerrySettings):
     )
     gh_seeder_checkpoint_every_s: float = Field(
         5.0, ge=0, description="How often, at most, a worker rewrites a --checkpoint-file while crawling."
+    )
+    gh_seeder_checkpoint_dir: Path = Field(
+        default_factory=lambda: Path(tempfile.gettempdir()) / "ferry-gh-seeder-checkpoints",
+        description=(
+            "The only directory --checkpoint-file names may point into (relative names, no '..', no symbolic "
+            "link out); made when missing."
+        ),
     )
     gh_seeder_limiter_timeout_s: float = Field(
         2.0, gt=0, le=60, description="How long to wait for one answer of the rate limiter before asking again."

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -27,11 +26,11 @@ def register(app: typer.Typer, deps: Deps) -> None:
         ] = None,
         repo: Annotated[str | None, typer.Option("--repo", help="One repository, OWNER/NAME.")] = None,
         checkpoint_file: Annotated[
-            Path | None,
+            str | None,
             typer.Option(
                 "--checkpoint-file",
-                help="seed_real_projects' JSON checkpoint: read at start, rewritten as the crawl goes "
-                "(on the worker's filesystem; made absolute here).",
+                help="seed_real_projects' JSON checkpoint: read at start, rewritten as the crawl goes; a name "
+                "relative to the worker's checkpoint directory (FERRY_GH_SEEDER_CHECKPOINT_DIR), no '..'.",
             ),
         ] = None,
         max_prs: Annotated[int | None, typer.Option("--max-prs", help="At most N pull requests per repo.")] = None,
@@ -49,7 +48,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
             SeedOptions,
             project=project,
             repo=repo,
-            checkpoint_file=str(checkpoint_file.resolve()) if checkpoint_file else None,
+            checkpoint_file=checkpoint_file,
             max_prs=max_prs,
             days_back=days_back,
             dry_run=dry_run,

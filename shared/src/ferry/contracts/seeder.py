@@ -22,6 +22,24 @@ def check_repo(value: str) -> str:
     return f"{owner}/{name}"
 
 
+def check_checkpoint_name(value: str) -> str:
+    """A checkpoint file's name relative to the worker's checkpoint directory, or ValueError.
+
+    Only the name is checked here (before anything is published); the worker also refuses a name
+    that leads out of the directory through a symbolic link."""
+    name = value.strip()
+    parts = name.split("/")
+    if not name or "\x00" in name or "\\" in name:
+        raise ValueError(f"{value!r} is not a checkpoint file name")
+    if name.startswith(("/", "~")):
+        raise ValueError(f"{value!r}: give a name relative to the checkpoint directory, not an absolute path")
+    if ".." in parts:
+        raise ValueError(f"{value!r}: '..' is not allowed in a checkpoint file name")
+    if parts[-1] in {"", "."}:
+        raise ValueError(f"{value!r} names a folder, not a checkpoint file")
+    return "/".join(p for p in parts if p not in {"", "."})
+
+
 class SeedOptions(Options):
     """Crawl the pull requests of a project's repositories (or of one repository).
 
@@ -42,8 +60,9 @@ class SeedOptions(Options):
         description=(
             "`--checkpoint-file`: a JSON checkpoint in seed_real_projects' format (repo, fetched_pr_numbers, "
             "last_updated, total_prs_found, completed), read when the job starts (its pull requests are not "
-            "fetched again) and rewritten as the crawl goes. The path is on the worker's filesystem; with "
-            "several repositories each gets its own file, `<stem>.<owner>__<name><suffix>`."
+            "fetched again) and rewritten as the crawl goes. A relative name (no `..`) inside the worker's "
+            "checkpoint directory (FERRY_GH_SEEDER_CHECKPOINT_DIR); with several repositories each gets its own "
+            "file, `<stem>.<owner>__<name><suffix>`."
         ),
     )
     max_prs: int | None = Field(
@@ -63,6 +82,11 @@ class SeedOptions(Options):
         if value is not None and not _PROJECT.match(value):
             raise ValueError(f"{value!r} is not a project name (letters, digits, '.', '_', '-')")
         return value
+
+    @field_validator("checkpoint_file")
+    @classmethod
+    def _valid_checkpoint_file(cls, value: str | None) -> str | None:
+        return None if value is None else check_checkpoint_name(value)
 
     @field_validator("repo")
     @classmethod
