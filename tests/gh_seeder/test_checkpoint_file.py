@@ -12,7 +12,6 @@ import pytest
 from pydantic import ValidationError
 
 from ferry.contracts.seeder import SeedOptions
-
 from ferry_gh_seeder import checkpoint
 from ferry_gh_seeder.checkpoint import SeedingCheckpoint
 from ferry_gh_seeder.errors import CheckpointInvalid
