@@ -11,7 +11,8 @@
 `GitHubClient` sends one request by GitHub's rules (rate limits, retries, the ETag cache);
 `AnyAccount` (`ferry.github.accounts`) spreads requests and listings over the pool's accounts,
 skipping rate-limited and exhausted ones. A service uses `AnyAccount` unless a call must go with
-one particular account (`GitHubClient.get(..., account=login)`).
+one particular account (`GitHubClient.get(..., account=login)`). The GitHub facts behind the
+design are in docs/github.md.
 
 A token pool only adds capacity across distinct accounts or GitHub Apps the operator is entitled
 to use: GitHub's terms forbid sharing tokens to exceed its rate limits (see `ferry.github.tokens`).
