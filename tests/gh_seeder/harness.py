@@ -142,15 +142,10 @@ def seeder_settings(infra: Infra, sandbox: Sandbox, tokens: list[str] | None = N
 
 @asynccontextmanager
 async def seeder(settings: SeederSettings) -> AsyncIterator[Any]:
-    """The gh-seeder service in this process (its GitHub client is closed afterwards)."""
+    """The gh-seeder service in this process (its lifespan closes its GitHub client)."""
     app = create_service_app(spec(), settings)
     async with app.router.lifespan_context(app):
-        handler = app.state.runtime.handlers["seed"]
-        try:
-            yield app
-        finally:
-            pass
-    await handler.resources.aclose()
+        yield app
 
 
 @asynccontextmanager

@@ -9,17 +9,10 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
-
-import asyncpg
 
 from ferry.github import NotFound, RateLimitWaitTooLong
-from ferry.jobs.model import JobHandler
-from ferry.service import JobServiceSpec, create_app
-from ferry_gh_seeder import SERVICE
-from ferry_gh_seeder.jobs import SeedJob
+from ferry.service import create_app
 from ferry_gh_seeder.main import spec
-from ferry_gh_seeder.resources import Resources
 from ferry_gh_seeder.settings import SeederSettings
 from ferry_gh_seeder.source import DroppedToken, ListPage, PullData, PullSource
 from tests.gh_seeder.harness import FINAL, query, rate_limiter, sandbox_config, seeder_settings, serve_sandbox, start
@@ -51,29 +44,11 @@ class Unlucky:
         return self.inner.take_dropped()
 
 
-class UnluckyResources(Resources):
-    gone = limited = 0
-    unlucky: Unlucky | None = None
-
-    async def source(self) -> PullSource:
-        if self.unlucky is None:
-            self.unlucky = Unlucky(await super().source(), self.gone, self.limited)
-        return self.unlucky
-
-
 @asynccontextmanager
 async def unlucky_seeder(settings: SeederSettings, gone: int, limited: int) -> AsyncIterator[None]:
-    resources = UnluckyResources(settings)
-    resources.gone, resources.limited = gone, limited
-
-    def handlers(pool: asyncpg.Pool, _settings: Any) -> list[JobHandler[Any]]:
-        return [SeedJob(settings, pool, resources)]
-
-    real = spec()
-    app = create_app(JobServiceSpec(SERVICE, real.migrations, handlers, SeederSettings), settings)
+    app = create_app(spec(wrap_source=lambda source: Unlucky(source, gone, limited)), settings)
     async with app.router.lifespan_context(app):
         yield
-    await resources.aclose()
 
 
 async def test_a_failing_pull_request_is_reported_and_a_rate_limited_one_is_parked(infra: Infra) -> None:

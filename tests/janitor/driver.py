@@ -14,9 +14,11 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import uuid4
 
+from pydantic import TypeAdapter
+
+from ferry.contracts import JobStatus
 from ferry.db import Conn
-from ferry.jobs.errors import JobFailed, RetryLater
-from ferry.jobs.model import PLAN, JobHandler, Step
+from ferry.jobs import PLAN, FinishedJob, JobFailed, JobHandler, RetryLater, Step
 
 Hook = Callable[[Conn, int, dict[str, Any], int], Awaitable[None]]
 """Called inside each step's transaction before the handler: (conn, step_no, payload, attempt)."""
@@ -40,19 +42,16 @@ class JobRun:
     def processed(self) -> int:
         return self.succeeded + self.failed + self.skipped
 
-    def job(self) -> dict[str, Any]:
-        """The job as the runtime hands it to `summary_line`."""
-        return {"data": self.data, "total": self.total, "processed": self.processed,
-                "succeeded": self.succeeded, "failed": self.failed, "skipped": self.skipped}
 
 
 async def run_job(
-    conn: Conn, handler: JobHandler[Any], options: Any, *, hook: Hook | None = None, max_steps: int = 10_000,
+    conn: Conn, handler: JobHandler[Any, Any, Any], options: Any, *, hook: Hook | None = None, max_steps: int = 10_000,
 ) -> JobRun:
     """Run one job of `handler` to its end on `conn`; the run's counters, data and messages."""
     run = JobRun()
     job_id = uuid4()
-    queue: list[tuple[int, dict[str, Any]]] = [(0, dict(PLAN))]
+    payloads = TypeAdapter(handler.step_model)
+    queue: list[tuple[int, dict[str, Any]]] = [(0, PLAN.model_dump())]
     next_no, attempt = 1, 1
     while queue:
         if len(run.payloads) >= max_steps:
@@ -62,11 +61,13 @@ async def run_job(
         async with conn.transaction():
             if hook is not None:
                 await hook(conn, step_no, payload, attempt)
-            step = Step(job_id=job_id, command=handler.command, options=options, step_no=step_no, payload=payload,
-                        attempt=attempt, data=dict(run.data), total=run.total, conn=conn)
+            typed = PLAN if step_no == 0 else payloads.validate_python(payload)
+            data = handler.data_model.model_validate(run.data)
+            step = Step(job_id=job_id, command=handler.command, options=options, step_no=step_no, payload=typed,
+                        attempt=attempt, data=data, total=run.total, conn=conn)
             try:
                 async with conn.transaction():
-                    result = await handler.run_step(step)
+                    result = await (handler.plan(step) if step_no == 0 else handler.run_step(step))
             except RetryLater:
                 run.retries += 1
                 attempt += 1
@@ -85,10 +86,18 @@ async def run_job(
             run.total = result.total
         if result.add_total:
             run.total = (run.total or 0) + result.add_total
-        run.data.update(result.data)
+        if result.data is not None:  # only the fields the step changed, as the runtime stores them
+            old, new = data.model_dump(mode="json"), result.data.model_dump(mode="json")
+            run.data.update({k: v for k, v in new.items() if old.get(k, object()) != v or (k not in run.data
+                             and k not in old)})
         run.messages.append(result.message)
         for child in result.children:
-            queue.append((next_no, child))
+            queue.append((next_no, child.model_dump(mode="json")))
             next_no += 1
-    run.summary = handler.summary_line(run.job())
+    finished = FinishedJob(
+        job_id=job_id, command=handler.command, state=JobStatus.COMPLETED, options=options,
+        data=handler.data_model.model_validate(run.data), total=run.total, processed=run.processed,
+        succeeded=run.succeeded, failed=run.failed, skipped=run.skipped, error=None, conn=conn,
+    )
+    run.summary = (await handler.on_job_end(finished)).message
     return run

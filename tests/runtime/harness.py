@@ -6,7 +6,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID, uuid4
 
 import aio_pika
@@ -14,9 +14,20 @@ from pydantic import Field
 
 from ferry import topology
 from ferry.contracts import Command, JobEvent, Options
-from ferry.jobs.errors import ItemFailed, JobFailed, RetryLater
-from ferry.jobs.model import Step, StepResult
-from ferry.service import JobServiceSpec, create_app
+from ferry.jobs import (
+    FinishedJob,
+    ItemFailed,
+    JobData,
+    JobFailed,
+    JobHandler,
+    JobSummary,
+    Plan,
+    RetryLater,
+    Step,
+    StepPayload,
+    StepResult,
+)
+from ferry.service import JobServiceSpec, create_app, handlers_only
 from ferry.settings import FerrySettings
 from tests.support.infra import Infra
 
@@ -31,18 +42,30 @@ class CountOptions(Options):
     sleep_s: float = 0.0
 
 
-class CountJob:
+class Item(StepPayload):
+    kind: Literal["item"] = "item"
+    item: int
+
+
+class CountData(JobData):
+    planned: bool = False
+
+
+class CountJob(JobHandler[CountOptions, Item, CountData]):
     """Plans one step per item; each step records its item in a table (so doubles would show)."""
 
     command = "count"
     options_model = CountOptions
+    step_model = Item
+    data_model = CountData
 
-    async def run_step(self, step: Step[CountOptions]) -> StepResult:
-        if step.is_plan:
-            await step.conn.execute("CREATE TABLE IF NOT EXISTS toy.done_items (job_id uuid, item int)")
-            children = [{"item": i} for i in range(step.options.items)]
-            return StepResult(total=step.options.items, children=children, message="planned", data={"planned": True})
-        item = int(step.payload["item"])
+    async def plan(self, step: Step[CountOptions, Plan, CountData]) -> StepResult[Item, CountData]:
+        await step.conn.execute("CREATE TABLE IF NOT EXISTS toy.done_items (job_id uuid, item int)")
+        children = [Item(item=i) for i in range(step.options.items)]
+        return StepResult(total=step.options.items, children=children, message="planned", data=CountData(planned=True))
+
+    async def run_step(self, step: Step[CountOptions, Item, CountData]) -> StepResult[Item, CountData]:
+        item = step.payload.item
         if step.options.sleep_s:
             await asyncio.sleep(step.options.sleep_s)
         if item == step.options.retry_once and step.attempt == 1:
@@ -54,11 +77,11 @@ class CountJob:
             raise ItemFailed(f"item {item} is bad", item=str(item))
         return StepResult(succeeded=1, message=f"item {item} done")
 
-    def summary_line(self, job: dict[str, Any]) -> str:
-        return f"counted {job['succeeded']} items, {job['failed']} failed"
+    async def on_job_end(self, job: FinishedJob[CountOptions, CountData]) -> JobSummary[CountData]:
+        return JobSummary(f"counted {job.succeeded} items, {job.failed} failed")
 
 
-SPEC = JobServiceSpec(service=SERVICE, migrations=[], handlers=lambda pool, settings: [CountJob()])
+SPEC = JobServiceSpec(service=SERVICE, migrations=[], lifespan=handlers_only(lambda ctx: [CountJob()]))
 
 
 def settings_for(infra: Infra, **extra: Any) -> FerrySettings:

@@ -55,6 +55,26 @@ class FerrySettings(BaseSettings):
         4, ge=1, le=256, description="Steps one replica works on at once (the work queue's prefetch)."
     )
 
+    # How jobs survive failures (docs/jobs.md, "When things go wrong").
+    step_timeout_s: float = Field(
+        600, gt=0, description="A step running longer is stopped and parked (retried later), never held."
+    )
+    outage_wait_s: float = Field(
+        60, gt=0, description="How long a delivery waits out a Postgres/RabbitMQ outage before it is parked."
+    )
+    command_ttl_s: float = Field(
+        3600, gt=0, description="A command older than this when it arrives is rejected as expired."
+    )
+    max_park_attempts: int = Field(
+        100, ge=1, description="A step parked (RetryLater) more often than this fails its job."
+    )
+    max_park_s: float = Field(
+        6 * 3600, gt=0, description="A step parked for longer than this in total fails its job."
+    )
+    delivery_wedged_after_s: float = Field(
+        900, gt=0, description="/readyz fails while any delivery has been held unsettled for longer."
+    )
+
     @field_validator("github_tokens", mode="before")
     @classmethod
     def _split_tokens(cls, value: object) -> object:

@@ -81,6 +81,14 @@ def wait_queue(service: str, seconds: int) -> RabbitQueue:
     )
 
 
+def dead_step_queue(service: str) -> RabbitQueue:
+    """Where the broker's dead letters of `<service>.steps` come back to the service, which fails
+    their jobs with the reason (a copy stays in `ferry.dead-letters` for operators)."""
+    return RabbitQueue(
+        f"{service}.steps.dead", queue_type=QueueType.QUORUM, durable=True, routing_key=f"{service}.steps"
+    )
+
+
 def wait_tier(seconds: float) -> int:
     """The longest parking time not longer than `seconds` (at least the shortest)."""
     fitting = [tier for tier in WAIT_TIERS_S if tier <= seconds]
@@ -98,6 +106,7 @@ def service_queues(service: str) -> list[tuple[RabbitQueue, RabbitExchange | Non
         (command_queue(service), COMMANDS),
         (step_queue(service), None),
         *((wait_queue(service, s), None) for s in WAIT_TIERS_S),
+        (dead_step_queue(service), DLX),
     ]
 
 

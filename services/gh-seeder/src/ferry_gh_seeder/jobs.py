@@ -12,24 +12,35 @@ A crawl is cut into steps on the service's work queue, so every replica shares i
 A crash, a redelivery or a new job for the same repository therefore never fetches a completed
 pull request again. A rate limit longer than a few seconds parks the step (RetryLater) instead of
 holding a delivery; one pull request's failure is counted and reported and the job carries on. The
-job's last step (the only step still open) writes the summary and the final checkpoint files.
+job's end (`on_job_end`, called once by the runtime) writes the summary and the final checkpoint files.
 """
 
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Annotated, Any, Literal
 
 import asyncpg
+from pydantic import Field
 
+from ferry.contracts import JobStatus
 from ferry.contracts.seeder import SeedOptions
 from ferry.github.errors import GitHubError, NoUsableTokens, RateLimitWaitTooLong
-from ferry.jobs.errors import JobFailed, RetryLater
-from ferry.jobs.model import ItemFailure, Step, StepResult
-from ferry.jobs.store import JobStore
-from ferry_gh_seeder import SERVICE, files, store
+from ferry.jobs import (
+    FinishedJob,
+    ItemFailure,
+    JobData,
+    JobFailed,
+    JobHandler,
+    JobSummary,
+    Plan,
+    RetryLater,
+    Step,
+    StepPayload,
+    StepResult,
+)
+from ferry_gh_seeder import files, store
 from ferry_gh_seeder.errors import CheckpointInvalid, UnknownProject
-from ferry_gh_seeder.resources import Resources
 from ferry_gh_seeder.settings import SeederSettings
 from ferry_gh_seeder.source import DroppedToken, PullSource
 
@@ -64,6 +75,53 @@ def within_limits(
     return kept, more
 
 
+class Page(StepPayload):
+    """List one page of a repository's pull requests."""
+
+    kind: Literal["page"] = "page"
+    repo: str
+    url: str | None = Field(None, description="The page's URL (a Link rel=next); None for the first page.")
+    page: int = Field(1, ge=1)
+    listed: int = Field(0, ge=0, description="Pull requests kept from the earlier pages.")
+
+
+class Pull(StepPayload):
+    """Fetch one pull request with its reviews, commits and files."""
+
+    kind: Literal["pr"] = "pr"
+    repo: str
+    number: int
+
+
+SeedStep = Annotated[Page | Pull, Field(discriminator="kind")]
+
+
+class SeedData(JobData):
+    """What a seed job crawls and found (the job's result)."""
+
+    repos: list[str] = Field(default_factory=list)
+    project: str | None = None
+    dry_run: bool = False
+    checkpoint_file: str | None = None
+    max_prs: int | None = None
+    created_since: datetime | None = None
+    from_checkpoint_file: int = 0
+    marked_from_checkpoint_file: int = 0
+    repos_summary: dict[str, dict[str, int]] | None = None
+    checkpoint_completed: bool | None = None
+    found: int = 0
+    already_fetched: int = 0
+    fetched: int = 0
+    failed: int = 0
+    reviews: int = 0
+    commits: int = 0
+    files: int = 0
+    requests: int = 0
+
+
+Result = StepResult[Page | Pull, SeedData]
+
+
 def _dropped(tokens: list[DroppedToken]) -> list[ItemFailure]:
     return [
         ItemFailure(
@@ -76,50 +134,27 @@ def _dropped(tokens: list[DroppedToken]) -> list[ItemFailure]:
     ]
 
 
-class SeedJob:
+class SeedJob(JobHandler[SeedOptions, Page | Pull, SeedData]):
     """`gh-seeder.seed`: crawl pull requests with reviews, commits and files, resumably."""
 
     command = "seed"
     options_model = SeedOptions
+    step_model = SeedStep
+    data_model = SeedData
 
-    def __init__(self, settings: SeederSettings, pool: asyncpg.Pool, resources: Resources) -> None:
+    def __init__(self, settings: SeederSettings, pool: asyncpg.Pool, source: PullSource) -> None:
         self.settings = settings
-        self.resources = resources
-        self.jobs = JobStore(SERVICE)
+        self.source = source
         self.files = files.CheckpointFiles(
             settings.gh_seeder_checkpoint_dir, pool, settings.gh_seeder_checkpoint_every_s)
-        self._running: dict[int, Step[SeedOptions]] = {}
-        resources.on_waiting.append(self._limiter_waiting)
 
-    async def aclose(self) -> None:
-        """Called by the service at shutdown: close the HTTP client and the limiter connection."""
-        await self.resources.aclose()
-
-    async def run_step(self, step: Step[SeedOptions]) -> StepResult:
-        if step.is_plan:
-            return await self._plan(step)
-        kind = step.payload.get("kind")
-        self._running[id(step)] = step
-        try:
-            if kind == "page":
-                result = await self._page(step)
-            elif kind == "pr":
-                result = await self._pull(step)
-            else:
-                raise JobFailed(f"unknown seed step {step.payload!r}")
-        finally:
-            self._running.pop(id(step), None)
-        if not result.children and await self._is_last(step):
-            await self._finish(step, result)
-        return result
-
-    def _limiter_waiting(self, waiting: bool) -> None:
-        """Say so in the running steps' heartbeats while the rate limiter does not answer."""
-        for step in self._running.values():
-            step.status = "waiting for the rate limiter" if waiting else ""
+    async def run_step(self, step: Step[SeedOptions, Page | Pull, SeedData]) -> Result:
+        if isinstance(step.payload, Page):
+            return await self._page(step, step.payload)
+        return await self._pull(step, step.payload)
 
     # -- plan -------------------------------------------------------------------------------
-    async def _plan(self, step: Step[SeedOptions]) -> StepResult:
+    async def plan(self, step: Step[SeedOptions, Plan, SeedData]) -> Result:
         opts, conn = step.options, step.conn
         try:
             repos = resolve_repos(opts, self.settings.gh_seeder_projects)
@@ -134,28 +169,28 @@ class SeedJob:
             if not opts.dry_run:
                 preloaded += await store.mark_fetched(conn, repo, listed[repo], step.job_id, "checkpoint-file")
         since = datetime.now(UTC) - timedelta(days=opts.days_back) if opts.days_back else None
-        data: dict[str, Any] = {
-            "repos": repos, "project": opts.project, "dry_run": opts.dry_run, "checkpoint_file": opts.checkpoint_file,
-            "max_prs": opts.max_prs, "created_since": since.isoformat() if since else None,
-            "from_checkpoint_file": sum(len(n) for n in listed.values()), "marked_from_checkpoint_file": preloaded,
-        }
-        children = [{"kind": "page", "repo": r, "url": None, "page": 1, "listed": 0} for r in repos]
+        data = SeedData(
+            repos=repos, project=opts.project, dry_run=opts.dry_run, checkpoint_file=opts.checkpoint_file,
+            max_prs=opts.max_prs, created_since=since,
+            from_checkpoint_file=sum(len(n) for n in listed.values()), marked_from_checkpoint_file=preloaded,
+        )
+        children: list[Page | Pull] = [Page(repo=r) for r in repos]
         what = f"project {opts.project} ({', '.join(repos)})" if opts.project else repos[0]
         message = f"Seeding pull requests of {what}"
-        if data["from_checkpoint_file"]:
-            message += f"; {data['from_checkpoint_file']:,} already fetched per {opts.checkpoint_file}"
+        if data.from_checkpoint_file:
+            message += f"; {data.from_checkpoint_file:,} already fetched per {opts.checkpoint_file}"
         if opts.dry_run:
             message = "DRY RUN MODE - nothing will be fetched or stored. " + message
         return StepResult(total=0, data=data, children=children, message=message)
 
     # -- one page of the listing ------------------------------------------------------------
-    async def _page(self, step: Step[SeedOptions]) -> StepResult:
-        opts, conn, payload = step.options, step.conn, step.payload
-        repo, number, listed = str(payload["repo"]), int(payload["page"]), int(payload["listed"])
+    async def _page(self, step: Step[SeedOptions, Page | Pull, SeedData], todo: Page) -> Result:
+        opts, conn = step.options, step.conn
+        repo, number, listed = todo.repo, todo.page, todo.listed
         step.status = f"listing page {number} of {repo}"
-        source = await self._source()
+        source = self.source
         try:
-            page = await source.list_page(repo, payload.get("url"))
+            page = await source.list_page(repo, todo.url)
         except RateLimitWaitTooLong as exc:
             raise RetryLater(exc.wait_s, f"rate limit on {exc.key} while listing {repo}") from exc
         except NoUsableTokens as exc:
@@ -168,42 +203,38 @@ class SeedJob:
                                   detail={"error": type(exc).__name__, "status": getattr(exc, "status", None)})
             return StepResult(add_total=1, failed=1, failures=[failure, *_dropped(source.take_dropped())],
                               message=f"Failed to list {item}")
-        since = step.data.get("created_since")
-        pulls, more = within_limits(
-            page.items, listed, since=datetime.fromisoformat(since) if since else None, max_prs=opts.max_prs
-        )
+        pulls, more = within_limits(page.items, listed, since=step.data.created_since, max_prs=opts.max_prs)
         numbers = [int(p["number"]) for p in pulls]
         done = await store.fetched_among(conn, repo, numbers) | await store.from_file(conn, step.job_id, repo)
         already = [n for n in numbers if n in done]
-        todo = [n for n in numbers if n not in done]
+        to_fetch = [n for n in numbers if n not in done]
         has_next = more and page.next_url is not None
-        children: list[dict[str, Any]] = []
+        children: list[Page | Pull] = []
         if has_next:  # first, so the listing runs ahead of the fetching and the total is known early
-            children.append({"kind": "page", "repo": repo, "url": page.next_url, "page": number + 1,
-                             "listed": listed + len(pulls)})
+            children.append(Page(repo=repo, url=page.next_url, page=number + 1, listed=listed + len(pulls)))
         if not opts.dry_run:
             await store.record_listed(conn, repo, pulls)
-            children += [{"kind": "pr", "repo": repo, "number": n} for n in todo]
+            children += [Pull(repo=repo, number=n) for n in to_fetch]
         await store.count_listing(conn, step.job_id, repo, found=len(pulls), already=len(already), last=not has_next)
         await store.count_fetch(conn, step.job_id, repo, requests=page.requests)
         if opts.dry_run:
-            message = f"DRY RUN: page {number} of {repo}: {len(pulls)} pull requests, {len(todo)} would be fetched"
+            message = f"DRY RUN: page {number} of {repo}: {len(pulls)} pull requests, {len(to_fetch)} would be fetched"
         else:
             message = f"Listed page {number} of {repo}: {len(pulls)} pull requests, {len(already)} already fetched"
         return StepResult(
-            add_total=len(pulls), skipped=len(already) + (len(todo) if opts.dry_run else 0), children=children,
+            add_total=len(pulls), skipped=len(already) + (len(to_fetch) if opts.dry_run else 0), children=children,
             message=message, failures=_dropped(source.take_dropped()),
         )
 
     # -- one pull request -------------------------------------------------------------------
-    async def _pull(self, step: Step[SeedOptions]) -> StepResult:
-        conn, repo, number = step.conn, str(step.payload["repo"]), int(step.payload["number"])
+    async def _pull(self, step: Step[SeedOptions, Page | Pull, SeedData], todo: Pull) -> Result:
+        conn, repo, number = step.conn, todo.repo, todo.number
         item = f"{repo}#{number}"
         if await store.lock_pull(conn, repo, number):
             await store.count_fetch(conn, step.job_id, repo, already=1)
             return StepResult(skipped=1, message=f"{item} already fetched")
         step.status = f"fetching {item}"
-        source = await self._source()
+        source = self.source
         try:
             data = await source.pull(repo, number)
         except RateLimitWaitTooLong as exc:
@@ -222,7 +253,7 @@ class SeedJob:
             files=len(data.files), requests=data.requests,
         )
         if step.options.checkpoint_file:
-            await self.files.maybe_write(step.options.checkpoint_file, list(step.data["repos"]))
+            await self.files.maybe_write(step.options.checkpoint_file, step.data.repos)
         return StepResult(
             succeeded=1, failures=_dropped(source.take_dropped()),
             message=f"Fetched {item}: {len(data.reviews)} reviews, {len(data.commits)} commits, "
@@ -230,55 +261,43 @@ class SeedJob:
         )
 
     async def _failed(
-        self, step: Step[SeedOptions], repo: str, item: str, exc: Exception, source: PullSource
-    ) -> StepResult:
+        self, step: Step[SeedOptions, Page | Pull, SeedData], repo: str, item: str, exc: Exception, source: PullSource
+    ) -> Result:
         await store.count_fetch(step.conn, step.job_id, repo, failed=1)
         status = getattr(exc, "status", None)
         failure = ItemFailure(f"{item}: {exc}", item=item, detail={"error": type(exc).__name__, "status": status})
         return StepResult(failed=1, failures=[failure, *_dropped(source.take_dropped())],
                           message=f"Failed to fetch {item}")
 
-    async def _source(self) -> PullSource:
-        try:
-            return await self.resources.source()
-        except NoUsableTokens as exc:
-            raise JobFailed(str(exc)) from exc
-
     # -- the end ----------------------------------------------------------------------------
-    async def _is_last(self, step: Step[SeedOptions]) -> bool:
-        """Whether no other step of the job is open (so this one ends it).
-
-        The job's row is locked first, as every step's commit does: two steps finishing at
-        once are serialised, and the second sees the first as done.
-        """
-        await self.jobs.get(step.conn, step.job_id, lock=True)
-        return await self.jobs.open_steps(step.conn, step.job_id) == [step.step_no]
-
-    async def _finish(self, step: Step[SeedOptions], result: StepResult) -> None:
-        rows = await store.job_repos(step.conn, step.job_id)
-        per_repo = {r["repo"]: {k: r[k] for k in (*COUNTS, "pages", "from_file")} for r in rows}
+    async def on_job_end(self, job: FinishedJob[SeedOptions, SeedData]) -> JobSummary[SeedData]:
+        """The summary from the per-repository counts, and the final checkpoint files."""
+        rows = await store.job_repos(job.conn, job.job_id)
+        per_repo = {r["repo"]: {k: int(r[k]) for k in (*COUNTS, "pages", "from_file")} for r in rows}
         totals = {k: sum(int(r[k]) for r in rows) for k in COUNTS}
-        result.data.update(repos_summary=per_repo, **totals)
-        base = step.options.checkpoint_file
-        if base and not step.options.dry_run:
+        data = job.data.model_copy(update={"repos_summary": per_repo, **totals})
+        failures: list[ItemFailure] = []
+        base = job.options.checkpoint_file if job.options else None
+        if base and job.options and not job.options.dry_run:
             completed = {r["repo"]: bool(r["listed"]) and r["failed"] == 0 for r in rows}
             try:
-                await self.files.write(step.conn, base, list(step.data["repos"]), completed=completed)
-                result.data["checkpoint_completed"] = all(completed.values())
+                await self.files.write(job.conn, base, data.repos, completed=completed)
+                data = data.model_copy(update={"checkpoint_completed": all(completed.values())})
             except OSError as exc:
-                result.failures.append(ItemFailure(f"cannot write checkpoint file {base}: {exc}", item=base))
+                failures.append(ItemFailure(f"cannot write checkpoint file {base}: {exc}", item=base))
+        if job.state is not JobStatus.COMPLETED:
+            return JobSummary(job.error or job.state.value, data, failures)
+        return JobSummary(self._summary_line(job, data), data, failures)
 
-    def summary_line(self, job: dict[str, Any]) -> str:
-        data = job.get("data") or {}
-        repos = data.get("repos") or []
-        found = int(data.get("found", job.get("total") or 0))
-        where = f"{len(repos)} repositories" if len(repos) != 1 else repos[0]
-        if data.get("dry_run"):
-            todo = found - int(data.get("already_fetched", 0))
+    @staticmethod
+    def _summary_line(job: FinishedJob[SeedOptions, SeedData], data: SeedData) -> str:
+        found = data.found or job.total or 0
+        where = f"{len(data.repos)} repositories" if len(data.repos) != 1 else data.repos[0]
+        if data.dry_run:
+            todo = found - data.already_fetched
             return f"DRY RUN MODE - nothing fetched: {found:,} pull requests in {where}, {todo:,} would be fetched"
         return (
-            f"Seeded {where}: {found:,} pull requests found, {int(job.get('succeeded') or 0):,} fetched, "
-            f"{int(job.get('skipped') or 0):,} already fetched, {int(job.get('failed') or 0):,} failed "
-            f"({int(data.get('reviews', 0)):,} reviews, {int(data.get('commits', 0)):,} commits, "
-            f"{int(data.get('files', 0)):,} files)"
+            f"Seeded {where}: {found:,} pull requests found, {job.succeeded:,} fetched, "
+            f"{job.skipped:,} already fetched, {job.failed:,} failed "
+            f"({data.reviews:,} reviews, {data.commits:,} commits, {data.files:,} files)"
         )

@@ -6,31 +6,33 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import asyncpg
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import asynccontextmanager
 
 from ferry.db import migrations_in
-from ferry.jobs.model import JobHandler
-from ferry.service import JobServiceSpec, run
+from ferry.service import Handlers, JobServiceSpec, ServiceContext, run
 from ferry_gh_seeder import SERVICE
 from ferry_gh_seeder.jobs import SeedJob
-from ferry_gh_seeder.resources import LimiterFactory, Resources, amqp_limiter
+from ferry_gh_seeder.resources import github_source
 from ferry_gh_seeder.settings import SeederSettings
+from ferry_gh_seeder.source import PullSource
 
 
-def spec(limiter: LimiterFactory = amqp_limiter) -> JobServiceSpec:
-    """The service; `limiter` makes its rate limiter (the fleet's, over RabbitMQ, unless told)."""
+def spec(wrap_source: Callable[[PullSource], PullSource] | None = None) -> JobServiceSpec:
+    """The service; tests may wrap its GitHub source (to make some calls fail)."""
 
-    def handlers(pool: asyncpg.Pool, settings: SeederSettings) -> Sequence[JobHandler[Any]]:
-        # GitHub client, token pool and limiter are made on first use (they need the running loop).
-        return [SeedJob(settings, pool, Resources(settings, limiter))]
+    @asynccontextmanager
+    async def lifespan(ctx: ServiceContext[SeederSettings]) -> AsyncIterator[Handlers]:
+        settings = ctx.settings
+        async with ctx.limiter(timeout_s=settings.gh_seeder_limiter_timeout_s) as limiter, github_source(
+            settings, limiter
+        ) as source:
+            yield [SeedJob(settings, ctx.pool, wrap_source(source) if wrap_source else source)]
 
     return JobServiceSpec(
         service=SERVICE,
         migrations=migrations_in("ferry_gh_seeder"),
-        handlers=handlers,
+        lifespan=lifespan,
         settings_model=SeederSettings,
     )
 

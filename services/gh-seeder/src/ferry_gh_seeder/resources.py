@@ -1,80 +1,53 @@
-"""The seeder's connections to the outside, made on first use and closed on shutdown.
+"""The seeder's connection to GitHub, opened by the service's lifespan and closed at shutdown.
 
-The handler factory runs before the event loop serves anything, so the GitHub client (an
-`httpx.AsyncClient` on FERRY_GITHUB_API_URL, the token pool of FERRY_GITHUB_TOKENS, the fleet's
-`AmqpLimiter`) is built by the first step that needs it, once, under a lock.
+`github_source` builds the `PullSource` the handler uses: an `httpx.AsyncClient` on
+FERRY_GITHUB_API_URL, the token pool of FERRY_GITHUB_TOKENS and the fleet's rate limiter. With no
+usable token the service still starts, and each job fails with the reason (as the command did).
 """
 
 from __future__ import annotations
 
-import asyncio
-import os
-import socket
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import httpx
 
-from ferry.github import AnyAccount, GitHubClient, TokenPool, TokenRemoved
-from ferry.ratelimit import AmqpLimiter, Limiter
-from ferry_gh_seeder import SERVICE
+from ferry.github import AnyAccount, GitHubClient, NoUsableTokens, TokenPool, TokenRemoved
+from ferry.ratelimit import Limiter
 from ferry_gh_seeder.settings import SeederSettings
-from ferry_gh_seeder.source import DropLog, DroppedToken, GitHubSource, PullSource
-
-LimiterFactory = Callable[[SeederSettings, Callable[[bool], None]], Awaitable[Limiter]]
+from ferry_gh_seeder.source import DropLog, DroppedToken, GitHubSource, ListPage, PullData, PullSource
 
 
-async def amqp_limiter(settings: SeederSettings, on_waiting: Callable[[bool], None]) -> Limiter:
-    """The fleet-wide limiter (the rate-limiter service, over RabbitMQ)."""
-    client = f"{SERVICE}@{socket.gethostname()}:{os.getpid()}"
-    return await AmqpLimiter.connect(
-        settings.amqp_url.get_secret_value(), client=client, timeout_s=settings.gh_seeder_limiter_timeout_s,
-        on_waiting=on_waiting,
-    )
+class NoTokens:
+    """The source of a seeder without a usable token: every call says why."""
+
+    def __init__(self, error: NoUsableTokens) -> None:
+        self.error = error
+
+    async def list_page(self, repo: str, url: str | None) -> ListPage:
+        raise self.error
+
+    async def pull(self, repo: str, number: int) -> PullData:
+        raise self.error
+
+    def take_dropped(self) -> list[DroppedToken]:
+        return []
 
 
-class Resources:
-    """Builds the `PullSource` once; `aclose()` releases what was built."""
+@asynccontextmanager
+async def github_source(settings: SeederSettings, limiter: Limiter) -> AsyncIterator[PullSource]:
+    """GitHub as a `PullSource`, spreading calls over the configured accounts; closed on exit."""
+    drops = DropLog()
 
-    def __init__(self, settings: SeederSettings, limiter: LimiterFactory = amqp_limiter) -> None:
-        self.settings = settings
-        self.limiter_factory = limiter
-        self.drops = DropLog()
-        self.on_waiting: list[Callable[[bool], None]] = []
-        """Called with True when the rate limiter stops answering, False when it answers again."""
-        self._lock = asyncio.Lock()
-        self._source: GitHubSource | None = None
-        self._http: httpx.AsyncClient | None = None
-        self._limiter: Limiter | None = None
+    def removed(event: TokenRemoved) -> None:
+        drops.add(DroppedToken(event.label, event.login, event.reason, event.remaining_tokens))
 
-    async def source(self) -> PullSource:
-        if self._source is not None:
-            return self._source
-        async with self._lock:
-            if self._source is None:
-                self._source = await self._build()
-        return self._source
-
-    async def _build(self) -> GitHubSource:
-        # The pool first: no tokens at all fails here (NoUsableTokens) before anything is opened.
-        pool = TokenPool(self.settings.github_tokens, on_removed=self._removed)
-        limiter = self._limiter = await self.limiter_factory(self.settings, self._on_waiting)
-        http = self._http = httpx.AsyncClient(base_url=self.settings.github_api_url, timeout=30)
-        client = GitHubClient(http, pool, limiter, max_wait_s=self.settings.gh_seeder_max_inline_wait_s,
-                              max_upstream_wait_s=self.settings.upstream_max_wait_s)
-        github = AnyAccount(client, per_account=self.settings.gh_seeder_account_concurrency)
-        return GitHubSource(github, self.drops)
-
-    def _removed(self, event: TokenRemoved) -> None:
-        self.drops.add(DroppedToken(event.label, event.login, event.reason, event.remaining_tokens))
-
-    def _on_waiting(self, waiting: bool) -> None:
-        for listener in self.on_waiting:
-            listener(waiting)
-
-    async def aclose(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-        close = getattr(self._limiter, "close", None)
-        if close is not None:
-            await close()
-        self._source = self._http = self._limiter = None
+    try:
+        pool = TokenPool(settings.github_tokens, on_removed=removed)
+    except NoUsableTokens as exc:
+        yield NoTokens(exc)
+        return
+    async with httpx.AsyncClient(base_url=settings.github_api_url, timeout=30) as http:
+        client = GitHubClient(http, pool, limiter, max_wait_s=settings.gh_seeder_max_inline_wait_s,
+                              max_upstream_wait_s=settings.upstream_max_wait_s)
+        yield GitHubSource(AnyAccount(client, per_account=settings.gh_seeder_account_concurrency), drops)

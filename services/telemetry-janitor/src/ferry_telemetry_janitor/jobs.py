@@ -13,27 +13,83 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from typing import Any
+from typing import Any, Literal
 
 import asyncpg
+from pydantic import Field
 
-from ferry.contracts import ClearOptions, WebhookStatus
+from ferry.contracts import ClearOptions, JobStatus, WebhookStatus
 from ferry.db import Conn, schema_name
-from ferry.jobs.errors import JobFailed, RetryLater
+from ferry.jobs import (
+    FinishedJob,
+    JobData,
+    JobFailed,
+    JobHandler,
+    JobSummary,
+    Plan,
+    RetryLater,
+    Step,
+    StepPayload,
+    StepResult,
+)
 from ferry.jobs.infra import is_outage
-from ferry.jobs.model import Step, StepResult
 from ferry_telemetry_janitor import SERVICE, sizing, sql
 from ferry_telemetry_janitor.errors import TableNotFound
 from ferry_telemetry_janitor.seed import SeedDemoJob
 from ferry_telemetry_janitor.settings import JanitorSettings
 
-__all__ = ["ClearJob", "SeedDemoJob"]
+__all__ = ["Batch", "ClearData", "ClearJob", "SeedDemoJob", "Single"]
 
 MODEL = "LearnPackWebhook"
 LOCKED_RETRY_S = 5.0
 CHECKPOINT_WAIT_MAX_S = 3.0
 """Longest a batch sits out a checkpoint's fsync phase before deleting anyway."""
 CHECKPOINT_POLL_S = 0.025
+SINGLE_SHARE_OF_STEP_TIMEOUT = 0.5
+"""A forced single DELETE (--use-cursor) may run for this share of FERRY_STEP_TIMEOUT_S, then batches."""
+
+
+class Single(StepPayload):
+    """Delete every matching row in one statement."""
+
+    kind: Literal["single"] = "single"
+
+
+class Batch(StepPayload):
+    """Delete the matching rows among the next `span` ids after `cursor`."""
+
+    kind: Literal["batch"] = "batch"
+    cursor: int = Field(description="The highest id already walked.")
+    span: int = Field(gt=0, description="How many ids this batch walks.")
+    rate: float | None = Field(None, description="The smoothed delete speed (ids per ms) so far.")
+
+
+ClearStep = Single | Batch
+
+
+class ClearData(JobData):
+    """What a clear job found and did (the job's result)."""
+
+    status: str = ""
+    table: str = ""
+    found: int = 0
+    up_to_id: int | None = None
+    dry_run: bool = False
+    deleted: int = 0
+    batches: int = 0
+    cancelled_batches: int = 0
+    longest_batch_ms: float = 0.0
+    last_batch_rows: int | None = None
+    checkpoint_wait_ms: float = 0.0
+    max_lock_ms: float = 0.0
+    analyzed: bool = False
+    status_summary: dict[str, int] | None = None
+    method: str | None = None
+    method_reason: str = ""
+    fallback: str | None = None
+    batch_size: int | None = None
+    first_span: int = 1
+    vanished: int | None = None
 
 
 def _found_line(found: int, status: str) -> str:
@@ -48,31 +104,29 @@ def _short(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"[:300]
 
 
-class ClearJob:
+class ClearJob(JobHandler[ClearOptions, ClearStep, ClearData]):
     """`telemetry-janitor.clear`: delete LearnPackWebhook rows by status, without long locks."""
 
     command = "clear"
     options_model = ClearOptions
+    step_model = ClearStep
+    data_model = ClearData
 
     def __init__(self, settings: JanitorSettings) -> None:
         self.table = settings.table_sql
         self.table_name = settings.janitor_table
         self.bound_ms = settings.janitor_max_lock_ms
         self.schema = schema_name(SERVICE)
+        self.single_budget_ms = settings.step_timeout_s * 1000 * SINGLE_SHARE_OF_STEP_TIMEOUT
         self.wal_compression = True  # until Postgres refuses it to this role (then never asked again)
 
-    async def run_step(self, step: Step[ClearOptions]) -> StepResult:
-        if step.is_plan:
-            return await self._plan(step)
-        kind = step.payload.get("kind")
-        if kind == "single":
+    async def run_step(self, step: Step[ClearOptions, ClearStep, ClearData]) -> StepResult[ClearStep, ClearData]:
+        if isinstance(step.payload, Single):
             return await self._single(step)
-        if kind == "batch":
-            return await self._batch(step)
-        raise JobFailed(f"unknown clear step {step.payload!r}")
+        return await self._batch(step, step.payload)
 
     # -- step 0 ---------------------------------------------------------------------------
-    async def _plan(self, step: Step[ClearOptions]) -> StepResult:
+    async def plan(self, step: Step[ClearOptions, Plan, ClearData]) -> StepResult[ClearStep, ClearData]:
         opts, conn = step.options, step.conn
         status = opts.status.value
         try:
@@ -83,20 +137,18 @@ class ClearJob:
         # Pin the newest row now: rows arriving during the job are not this job's to delete.
         up_to = opts.up_to_id if opts.up_to_id is not None else await sql.max_id(conn, self.table)
         found = 0 if up_to is None else await sql.count_rows(conn, self.table, opts.status, up_to)
-        data: dict[str, Any] = {
-            "status": status, "table": self.table_name, "found": found, "up_to_id": up_to, "dry_run": opts.dry_run,
-            "deleted": 0, "batches": 0, "longest_batch_ms": 0.0, "max_lock_ms": self.bound_ms,
-            **({"analyzed": True} if analyzed else {}),
-        }
-        if opts.show_summary or found == 0:
-            data["status_summary"] = await sql.status_summary(conn, self.table)
+        data = ClearData(
+            status=status, table=self.table_name, found=found, up_to_id=up_to, dry_run=opts.dry_run,
+            max_lock_ms=self.bound_ms, analyzed=analyzed,
+            status_summary=await sql.status_summary(conn, self.table) if opts.show_summary or found == 0 else None,
+        )
         if found == 0 or up_to is None:
-            data.update(method=None, method_reason="nothing to delete")
+            data = data.model_copy(update={"method": None, "method_reason": "nothing to delete"})
             return StepResult(total=0, data=data, message=_none_line(status))
         await sql.ensure_rate_row(conn, self.schema, self.table)
         rate = await sql.read_rate(conn, self.schema, self.table)
         method, reason = sizing.choose_method(found, use_cursor=opts.use_cursor, rate=rate, bound_ms=self.bound_ms)
-        data.update(method=method, method_reason=reason, batch_size=opts.batch_size)
+        data = data.model_copy(update={"method": method, "method_reason": reason, "batch_size": opts.batch_size})
         if opts.dry_run:
             return StepResult(total=found, data=data, message=_found_line(found, status))
         # Batches walk the primary key by `span` rows of any status: start with the span that holds
@@ -104,18 +156,19 @@ class ClearJob:
         everything = found if opts.status is WebhookStatus.ALL else await sql.count_rows(
             conn, self.table, WebhookStatus.ALL, up_to
         )
-        data["first_span"] = math.ceil(opts.batch_size * everything / found)
-        child = {"kind": "single"} if method == "single" else self._first_batch(data)
+        data = data.model_copy(update={"first_span": math.ceil(opts.batch_size * everything / found)})
+        child: ClearStep = Single() if method == "single" else self._first_batch(data)
         return StepResult(total=found, data=data, children=[child], message=_found_line(found, status))
 
     @staticmethod
-    def _first_batch(data: dict[str, Any]) -> dict[str, Any]:
-        return {"kind": "batch", "cursor": sql.NO_CURSOR, "span": int(data["first_span"]), "rate": None}
+    def _first_batch(data: ClearData) -> Batch:
+        return Batch(cursor=sql.NO_CURSOR, span=data.first_span)
 
     # -- one statement --------------------------------------------------------------------
-    async def _single(self, step: Step[ClearOptions]) -> StepResult:
-        opts, conn = step.options, step.conn
-        up_to = int(step.data["up_to_id"])
+    async def _single(self, step: Step[ClearOptions, ClearStep, ClearData]) -> StepResult[ClearStep, ClearData]:
+        opts, conn, data = step.options, step.conn, step.data
+        assert data.up_to_id is not None  # the plan pins it before it plans any delete
+        up_to = data.up_to_id
         step.status = "deleting in one statement"
         if self.wal_compression:
             self.wal_compression = await sql.compress_wal(conn)
@@ -123,24 +176,24 @@ class ClearJob:
         try:
             async with conn.transaction():  # a savepoint: a failed statement leaves the step usable
                 # Never queue behind another transaction's row locks (we would block others meanwhile);
-                # and in the automatic choice, never outlast the lock bound the estimate promised.
+                # in the automatic choice, never outlast the lock bound the estimate promised; and
+                # even when forced (--use-cursor), end well before the step's own time limit.
                 lock_was = await sql.set_local(conn, "lock_timeout", f"{sizing.lock_wait_ms(self.bound_ms)}ms")
-                timeout_was = None
-                if not opts.use_cursor:
-                    budget = f"{sizing.statement_ms(self.bound_ms):.0f}ms"
-                    timeout_was = await sql.set_local(conn, "statement_timeout", budget)
+                budget_ms = self.single_budget_ms if opts.use_cursor else sizing.statement_ms(self.bound_ms)
+                timeout_was = await sql.set_local(conn, "statement_timeout", f"{budget_ms:.0f}ms")
                 deleted = await sql.delete_all(conn, self.table, opts.status, up_to)
                 await sql.set_local(conn, "lock_timeout", lock_was)
-                if timeout_was is not None:
-                    await sql.set_local(conn, "statement_timeout", timeout_was)
+                await sql.set_local(conn, "statement_timeout", timeout_was)
         except asyncpg.PostgresError as exc:
             if is_outage(exc):
                 raise
             reason = _short(exc)
             return StepResult(
-                children=[self._first_batch(step.data)],
-                data={"method": "batched", "fallback": reason,
-                      "method_reason": f"{step.data.get('method_reason', '')}; the single statement failed ({reason})"},
+                children=[self._first_batch(data)],
+                data=data.model_copy(update={
+                    "method": "batched", "fallback": reason,
+                    "method_reason": f"{data.method_reason}; the single statement failed ({reason})",
+                }),
                 message=f"Single DELETE failed ({reason}); falling back to batches of {opts.batch_size:,}",
             )
         elapsed_s = time.monotonic() - started
@@ -150,10 +203,13 @@ class ClearJob:
         }, message=f"Deleted {deleted} records using raw SQL")
 
     # -- keyset batches -------------------------------------------------------------------
-    async def _batch(self, step: Step[ClearOptions]) -> StepResult:
-        opts, conn = step.options, step.conn
-        cursor, span = int(step.payload["cursor"]), int(step.payload["span"])
-        up_to = int(step.data["up_to_id"])
+    async def _batch(
+        self, step: Step[ClearOptions, ClearStep, ClearData], todo: Batch
+    ) -> StepResult[ClearStep, ClearData]:
+        opts, conn, data = step.options, step.conn, step.data
+        cursor, span = todo.cursor, todo.span
+        assert data.up_to_id is not None  # the plan pins it before it plans any delete
+        up_to = data.up_to_id
         step.status = f"deleting a batch ({span:,} ids from {cursor})"
         waited_ms = await self._sit_out_checkpoint_sync(conn)
         if self.wal_compression:
@@ -179,12 +235,12 @@ class ClearJob:
             smaller = max(sizing.MIN_BATCH, span // 4)  # it would have outlasted the bound: shrink fast
             spent_ms = (time.monotonic() - started) * 1000
             return StepResult(
-                children=[{**step.payload, "span": smaller, "rate": None}],
-                data={
-                    "cancelled_batches": int(step.data.get("cancelled_batches", 0)) + 1,
-                    "longest_batch_ms": round(max(float(step.data.get("longest_batch_ms", 0.0)), spent_ms), 1),
-                    "checkpoint_wait_ms": round(float(step.data.get("checkpoint_wait_ms", 0.0)) + waited_ms),
-                },
+                children=[todo.model_copy(update={"span": smaller, "rate": None})],
+                data=data.model_copy(update={
+                    "cancelled_batches": data.cancelled_batches + 1,
+                    "longest_batch_ms": round(max(data.longest_batch_ms, spent_ms), 1),
+                    "checkpoint_wait_ms": round(data.checkpoint_wait_ms + waited_ms),
+                }),
                 message=f"Batch of {span:,} ids cancelled ({_short(exc)}); retrying with {smaller:,}",
             )
         elapsed_s = time.monotonic() - started
@@ -194,17 +250,17 @@ class ClearJob:
         # small lock bound, where every batch is small.
         await sql.record_rate(conn, self.schema, self.table, batch.deleted, elapsed_s)
         # Sized in ids walked (what the time depends on): the matching rows among them follow.
-        next_span, rate = sizing.next_batch_size(span, span, elapsed_ms, self.bound_ms, step.payload.get("rate"))
-        children = [] if batch.last else [{"kind": "batch", "cursor": batch.cursor, "span": next_span, "rate": rate}]
-        deleted = int(step.data.get("deleted", 0)) + batch.deleted
+        next_span, rate = sizing.next_batch_size(span, span, elapsed_ms, self.bound_ms, todo.rate)
+        children: list[ClearStep] = [] if batch.last else [Batch(cursor=batch.cursor, span=next_span, rate=rate)]
+        deleted = data.deleted + batch.deleted
         total = max(step.total or 0, deleted)
         pct = 100.0 * deleted / total if total else 100.0
         return self._counted(step, batch.deleted, last=batch.last, children=children, data={
             "method": "batched",
-            "batches": int(step.data.get("batches", 0)) + 1,
-            "longest_batch_ms": round(max(float(step.data.get("longest_batch_ms", 0.0)), elapsed_ms), 1),
+            "batches": data.batches + 1,
+            "longest_batch_ms": round(max(data.longest_batch_ms, elapsed_ms), 1),
             "last_batch_rows": batch.deleted,
-            "checkpoint_wait_ms": round(float(step.data.get("checkpoint_wait_ms", 0.0)) + waited_ms),
+            "checkpoint_wait_ms": round(data.checkpoint_wait_ms + waited_ms),
         }, message=f"Deleted {deleted}/{total} records ({pct:.1f}%) - Remaining: {total - deleted}")
 
     @staticmethod
@@ -219,35 +275,36 @@ class ClearJob:
 
     @staticmethod
     def _counted(
-        step: Step[ClearOptions], deleted_now: int, *, last: bool, data: dict[str, Any], message: str,
-        children: list[dict[str, Any]] | None = None,
-    ) -> StepResult:
+        step: Step[ClearOptions, ClearStep, ClearData], deleted_now: int, *, last: bool, data: dict[str, Any],
+        message: str, children: list[ClearStep] | None = None,
+    ) -> StepResult[ClearStep, ClearData]:
         """Count this step's deletions, keeping total = deleted + skipped when the job ends.
 
         Rows counted at plan time may be gone by the time their batch runs (deleted by someone
         else, or their status changed): the last step reports them as skipped. Rows that gained
         the status meanwhile grow the total instead.
         """
-        deleted = int(step.data.get("deleted", 0)) + deleted_now
+        deleted = step.data.deleted + deleted_now
         total = step.total or 0
+        vanished = {"vanished": max(0, total - deleted)} if last else {}
         return StepResult(
             succeeded=deleted_now,
             add_total=max(0, deleted - total),
             skipped=max(0, total - deleted) if last else 0,
             children=children or [],
-            data={**data, "deleted": deleted, **({"vanished": max(0, total - deleted)} if last else {})},
+            data=step.data.model_copy(update={**data, "deleted": deleted, **vanished}),
             message=message,
         )
 
-    def summary_line(self, job: dict[str, Any]) -> str:
-        data = job.get("data") or {}
-        status = data.get("status", "?")
-        if not data.get("found"):
-            return _none_line(status)
-        if data.get("dry_run"):
-            return "DRY RUN MODE - No records will be deleted"
-        line = f"Successfully deleted {int(job.get('succeeded') or 0):,} {MODEL} records with status '{status}'"
-        if data.get("vanished"):
-            line += f" ({data['vanished']:,} counted rows were already gone)"
-        return line
-
+    async def on_job_end(self, job: FinishedJob[ClearOptions, ClearData]) -> JobSummary[ClearData]:
+        data = job.data
+        if job.state is not JobStatus.COMPLETED:
+            return await super().on_job_end(job)
+        if not data.found:
+            return JobSummary(_none_line(data.status))
+        if data.dry_run:
+            return JobSummary("DRY RUN MODE - No records will be deleted")
+        line = f"Successfully deleted {job.succeeded:,} {MODEL} records with status '{data.status}'"
+        if data.vanished:
+            line += f" ({data.vanished:,} counted rows were already gone)"
+        return JobSummary(line)

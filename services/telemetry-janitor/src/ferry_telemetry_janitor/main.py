@@ -7,14 +7,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import asyncpg
 import structlog
 
 from ferry.db import migrations_in, schema_name
-from ferry.jobs.model import JobHandler
-from ferry.service import JobServiceSpec, run
+from ferry.service import Handlers, JobServiceSpec, ServiceContext, handlers_only, run
 from ferry_telemetry_janitor import SERVICE, sql
 from ferry_telemetry_janitor.jobs import ClearJob, SeedDemoJob
 from ferry_telemetry_janitor.settings import JanitorSettings
@@ -29,16 +27,16 @@ async def on_startup(conn: asyncpg.Connection, settings: JanitorSettings) -> Non
     log.info("janitor table ready", table=settings.janitor_table, max_lock_ms=settings.janitor_max_lock_ms)
 
 
-def handlers(pool: asyncpg.Pool, settings: JanitorSettings) -> Sequence[JobHandler[Any]]:
-    del pool  # every step works in the connection (and transaction) the runtime hands it
-    return [ClearJob(settings), SeedDemoJob(settings)]
+def handlers(ctx: ServiceContext[JanitorSettings]) -> Handlers:
+    # Nothing to open or close: every step works in the connection (and transaction) it is handed.
+    return [ClearJob(ctx.settings), SeedDemoJob(ctx.settings)]
 
 
 def spec() -> JobServiceSpec:
     return JobServiceSpec(
         service=SERVICE,
         migrations=migrations_in("ferry_telemetry_janitor"),
-        handlers=handlers,
+        lifespan=handlers_only(handlers),
         settings_model=JanitorSettings,
         on_startup=on_startup,
     )

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Literal
 
-from ferry.contracts import SeedDemoOptions
-from ferry.jobs.errors import JobFailed
-from ferry.jobs.model import Step, StepResult
+from pydantic import Field
+
+from ferry.contracts import JobStatus, SeedDemoOptions
+from ferry.jobs import FinishedJob, JobData, JobFailed, JobHandler, JobSummary, Plan, Step, StepPayload, StepResult
 from ferry_telemetry_janitor import sql
 from ferry_telemetry_janitor.errors import TableNotFound
 from ferry_telemetry_janitor.settings import JanitorSettings
@@ -14,28 +15,45 @@ from ferry_telemetry_janitor.settings import JanitorSettings
 MODEL = "LearnPackWebhook"
 
 
-class SeedDemoJob:
+class Chunk(StepPayload):
+    """Insert demo rows `first`..`last` (1-based) of `of`."""
+
+    kind: Literal["chunk"] = "chunk"
+    first: int = Field(ge=1)
+    last: int = Field(ge=1)
+    of: int = Field(ge=1)
+
+
+class SeedDemoData(JobData):
+    rows: int = 0
+    dry_run: bool = False
+    thresholds: tuple[int, int, int] = (0, 0, 0)
+    shares: str = ""
+
+
+class SeedDemoJob(JobHandler[SeedDemoOptions, Chunk, SeedDemoData]):
     """`telemetry-janitor.seed-demo`: fill ferry's own webhook table with realistic rows."""
 
     command = "seed-demo"
     options_model = SeedDemoOptions
+    step_model = Chunk
+    data_model = SeedDemoData
     chunk_rows = 50_000
     """Rows per step: replicas insert chunks in parallel, each in one short transaction."""
 
     def __init__(self, settings: JanitorSettings) -> None:
         self.settings = settings
 
-    async def run_step(self, step: Step[SeedDemoOptions]) -> StepResult:
-        if step.is_plan:
-            return await self._plan(step)
-        first, last, of = (int(step.payload[k]) for k in ("first", "last", "of"))
-        shares = step.data["thresholds"]
+    async def run_step(self, step: Step[SeedDemoOptions, Chunk, SeedDemoData]) -> StepResult[Chunk, SeedDemoData]:
+        chunk = step.payload
         inserted = await sql.insert_demo_rows(
-            step.conn, self.settings.table_sql, first, last, of, (shares[0], shares[1], shares[2])
+            step.conn, self.settings.table_sql, chunk.first, chunk.last, chunk.of, step.data.thresholds
         )
-        return StepResult(succeeded=inserted, message=f"Inserted demo rows {first:,}-{last:,} of {of:,}")
+        return StepResult(
+            succeeded=inserted, message=f"Inserted demo rows {chunk.first:,}-{chunk.last:,} of {chunk.of:,}"
+        )
 
-    async def _plan(self, step: Step[SeedDemoOptions]) -> StepResult:
+    async def plan(self, step: Step[SeedDemoOptions, Plan, SeedDemoData]) -> StepResult[Chunk, SeedDemoData]:
         opts = step.options
         if not self.settings.is_own_table:
             raise JobFailed(
@@ -53,11 +71,11 @@ class SeedDemoJob:
         thresholds = sql.share_thresholds(opts.pending, opts.done, opts.ignored)
         error = 1 - opts.pending - opts.done - opts.ignored
         shares = f"PENDING {opts.pending:.0%}, DONE {opts.done:.0%}, IGNORED {opts.ignored:.0%}, ERROR {error:.0%}"
-        data = {"rows": opts.rows, "dry_run": opts.dry_run, "thresholds": list(thresholds), "shares": shares}
+        data = SeedDemoData(rows=opts.rows, dry_run=opts.dry_run, thresholds=thresholds, shares=shares)
         if opts.dry_run:
             return StepResult(total=opts.rows, data=data, message=f"Would insert {opts.rows:,} demo rows ({shares})")
         chunks = [
-            {"kind": "chunk", "first": first, "last": min(first + self.chunk_rows - 1, opts.rows), "of": opts.rows}
+            Chunk(first=first, last=min(first + self.chunk_rows - 1, opts.rows), of=opts.rows)
             for first in range(1, opts.rows + 1, self.chunk_rows)
         ]
         return StepResult(
@@ -65,9 +83,9 @@ class SeedDemoJob:
             message=f"Inserting {opts.rows:,} demo rows ({shares}) in {len(chunks)} chunks",
         )
 
-    def summary_line(self, job: dict[str, Any]) -> str:
-        data = job.get("data") or {}
-        if data.get("dry_run"):
-            return f"DRY RUN MODE - No records will be inserted (would insert {int(data.get('rows', 0)):,})"
-        return f"Inserted {int(job.get('succeeded') or 0):,} demo {MODEL} records ({data.get('shares', '')})"
-
+    async def on_job_end(self, job: FinishedJob[SeedDemoOptions, SeedDemoData]) -> JobSummary[SeedDemoData]:
+        if job.state is not JobStatus.COMPLETED:
+            return await super().on_job_end(job)
+        if job.data.dry_run:
+            return JobSummary(f"DRY RUN MODE - No records will be inserted (would insert {job.data.rows:,})")
+        return JobSummary(f"Inserted {job.succeeded:,} demo {MODEL} records ({job.data.shares})")

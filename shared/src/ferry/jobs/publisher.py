@@ -59,6 +59,19 @@ class Publisher:
             mandatory=True,
         )
 
+    async def republish(self, delivery: Delivery, *, exchange: str) -> None:
+        """Publish a received message again, as a new message (its delivery count starts over)."""
+        headers = {k: v for k, v in delivery.headers.items() if not k.startswith("x-")}
+        await self.broker.publish(
+            delivery.body,
+            exchange=exchange,
+            routing_key=delivery.routing_key,
+            headers=headers,
+            content_type=delivery.content_type or "application/json",
+            persist=True,
+            mandatory=True,
+        )
+
     async def dead_letter(self, delivery: Delivery, *, reason: str, service: str) -> None:
         """Put a rejected message in `ferry.dlx` under its own routing key, with the reason."""
         headers = {**delivery.headers, "x-ferry-reason": reason[:2000], "x-ferry-service": service}

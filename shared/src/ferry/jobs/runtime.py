@@ -2,19 +2,24 @@
 
 A command is recorded as a job (keyed by `job_id`, so a duplicate is dropped) with its plan
 step, and acknowledged. Each step runs in one transaction that also marks it done, applies its
-counters and stages its events and follow-up steps in the outbox; the outbox is published once
-the transaction commits (and by the relay if the process died first). A crash therefore replays
-only the step in flight, whose effects were rolled back, and nothing is counted twice. Every
-delivery is acknowledged within one step's time, far below RabbitMQ's `consumer_timeout`.
+counters and stages its events and follow-up steps in the outbox (`steps.StepRunner`); the
+outbox is published once the transaction commits (and by the relay if the process died first).
+A crash therefore replays only the step in flight, and nothing is counted twice.
+
+Every delivery is settled, whatever happens (docs/jobs.md, "When things go wrong"):
+
+    bad body, unknown command, invalid options, expired   dead-lettered with a reason, `rejected`
+    Postgres/RabbitMQ outage                               waited out, then parked (never a failure)
+    handler's RetryLater                                   parked, capped in waits and total time
+    a step delivered again and again, never settled        counted as a failed item ("broken")
+    a step the broker dead-letters                         its job fails with the reason
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
-import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -24,22 +29,16 @@ import structlog
 from pydantic import ValidationError
 
 from ferry import topology
-from ferry.contracts import CANCEL, CancelCommand, Command, EventType, JobEvent
-from ferry.db import Conn
-from ferry.jobs.errors import ItemFailed, JobFailed, RetryLater
+from ferry.contracts import CANCEL, CancelCommand, Command, EventType, JobEvent, JobStatus
 from ferry.jobs.infra import is_outage, outlast_outage
-from ferry.jobs.model import ItemFailure, JobHandler, Step, StepMessage, StepResult
+from ferry.jobs.limits import RuntimeLimits
+from ferry.jobs.model import JobHandler, StepMessage
 from ferry.jobs.outbox import Outbox
 from ferry.jobs.publisher import Delivery, Publisher, Verdict
+from ferry.jobs.steps import RunningSteps, StepRunner, describe_invalid
 from ferry.jobs.store import JobRow, JobStore, OutboxMessage, make_events
 
 log = structlog.get_logger(__name__)
-
-FINISHED = ("completed", "failed", "cancelled")
-UNEXPECTED_ERROR_ATTEMPTS = 3
-"""Deliveries of a step that keeps raising an unexpected error before it counts as a failed item."""
-HEARTBEAT_S = 2.0
-"""A step running longer than this reports progress meanwhile (DESIGN §3: at least every 2 s)."""
 
 
 class Rejected(Exception):
@@ -56,15 +55,18 @@ class JobRuntime:
     """Runs one service's jobs; handlers are looked up by command name."""
 
     def __init__(
-        self, service: str, handlers: Sequence[JobHandler[Any]], pool: asyncpg.Pool, publisher: Publisher
+        self, service: str, handlers: Sequence[JobHandler[Any, Any, Any]], pool: asyncpg.Pool, publisher: Publisher,
+        limits: RuntimeLimits | None = None, running: RunningSteps | None = None,
     ) -> None:
         self.service = service
         self.handlers = {h.command: h for h in handlers}
         self.pool = pool
         self.publisher = publisher
+        self.limits = limits or RuntimeLimits()
         self.store = JobStore(service)
         self.outbox = Outbox(pool, self.store, publisher)
-        self.step_queue = topology.step_queue(service).name
+        self.steps = StepRunner(service, self.handlers, self.store, publisher, pool, self.limits,
+                                running or RunningSteps())
 
     # -- commands ---------------------------------------------------------------------
     async def on_command(self, delivery: Delivery) -> Verdict:
@@ -79,58 +81,66 @@ class JobRuntime:
         command = delivery.routing_key.removeprefix(f"{self.service}.")
         if command == CANCEL:
             cancel = self._parse(CancelCommand, delivery.body, command)
-            await outlast_outage("record cancel", lambda: self._request_cancel(cancel.job_id))
+            if not await self._outlast(delivery, "record cancel", lambda: self._request_cancel(cancel.job_id)):
+                return Verdict.ACK
             log.info("cancel requested", job_id=str(cancel.job_id), requested_by=cancel.requested_by)
             return Verdict.ACK
         handler = self.handlers.get(command)
         if handler is None:
             known = ", ".join(sorted([*self.handlers, CANCEL]))
             raise Rejected(f"unknown command {command!r} for {self.service}; known: {known}", _job_id_of(delivery.body))
-        envelope = self._parse(Command[handler.options_model], delivery.body, command)  # type: ignore[name-defined]
-        job = await outlast_outage("record job", lambda: self._record_job(command, envelope))
-        if job is None:
+        envelope: Command[Any] = self._parse(Command[handler.options_model], delivery.body, command)  # type: ignore[name-defined]
+        age_s = (datetime.now(UTC) - envelope.requested_at).total_seconds()
+        if age_s > self.limits.command_ttl_s:
+            raise Rejected(
+                f"expired: requested at {envelope.requested_at.isoformat()}, {age_s:.0f}s ago; commands older than "
+                f"FERRY_COMMAND_TTL_S={self.limits.command_ttl_s:g}s are not run",
+                envelope.job_id, command,
+            )
+        recorded: list[JobRow | None] = []
+
+        async def record() -> None:
+            recorded.append(await self._record_job(command, envelope))
+
+        if await self._outlast(delivery, "record job", record) and recorded == [None]:
             log.info("duplicate command dropped", job_id=str(envelope.job_id), command=command)
         return Verdict.ACK
+
+    async def _outlast(self, delivery: Delivery, what: str, call: Any) -> bool:
+        """Run `call` through a short outage; past the wait, put the command back at the end of its
+        queue (a new message, so the outage does not use up its delivery limit). False if so."""
+        try:
+            await outlast_outage(what, call, max_wait_s=self.limits.outage_wait_s)
+            return True
+        except Exception as exc:
+            if not is_outage(exc):
+                raise
+            log.warning("outage outlasted the wait; command put back", what=what, error=repr(exc))
+            await asyncio.sleep(1)
+            await self.publisher.republish(delivery, exchange=topology.COMMANDS.name)
+            return False
 
     def _parse(self, model: Any, body: bytes, command: str) -> Any:
         try:
             return model.model_validate_json(body)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'body'}: {err['msg']}" for err in exc.errors()[:5]
-            )
+            problems = describe_invalid(exc)
             raise Rejected(f"invalid {self.service}.{command} message: {problems}", _job_id_of(body), command) from exc
 
     async def _record_job(self, command: str, envelope: Command[Any]) -> JobRow | None:
+        options = envelope.options.model_dump(mode="json")
         async with self.pool.acquire() as conn, conn.transaction():
             job = await self.store.insert_job(
-                conn,
-                envelope.job_id,
-                command,
-                envelope.options.model_dump(mode="json"),
-                envelope.requested_by,
-                envelope.requested_at,
+                conn, envelope.job_id, command, options, envelope.requested_by, envelope.requested_at
             )
             if job is None:
                 return None
             job = await self.store.advance(conn, envelope.job_id, events=1)
-            accepted = make_events(
-                self.service,
-                job,
-                [
-                    (
-                        EventType.ACCEPTED,
-                        f"accepted {command}",
-                        {
-                            "options": envelope.options.model_dump(mode="json"),
-                            "requested_by": envelope.requested_by,
-                        },
-                    )
-                ],
-            )
-            staged = [*map(OutboxMessage.event, accepted), self._step_message(envelope.job_id, 0)]
+            detail = {"options": options, "requested_by": envelope.requested_by}
+            accepted = make_events(self.service, job, [(EventType.ACCEPTED, f"accepted {command}", detail)])
+            staged = [*map(OutboxMessage.event, accepted), self.steps.step_message(envelope.job_id, 0)]
             await self.store.stage(conn, staged)
-        await self.outbox.flush(staged)
+        await self._flush(staged)
         return job
 
     async def _request_cancel(self, job_id: UUID) -> None:
@@ -142,13 +152,8 @@ class JobRuntime:
         await self.publisher.dead_letter(delivery, reason=rejected.reason, service=self.service)
         if rejected.job_id is not None:
             event = JobEvent(
-                job_id=rejected.job_id,
-                service=self.service,
-                command=rejected.command or "?",
-                type=EventType.REJECTED,
-                seq=0,
-                message=rejected.reason[:2000],
-                detail={"reason": rejected.reason},
+                job_id=rejected.job_id, service=self.service, command=rejected.command or "?",
+                type=EventType.REJECTED, seq=0, message=rejected.reason[:2000], detail={"reason": rejected.reason},
             )
             await self.publisher.publish(OutboxMessage.event(event))
 
@@ -157,180 +162,92 @@ class JobRuntime:
         try:
             message = StepMessage.model_validate_json(delivery.body)
         except ValidationError as exc:
-            await self._reject(delivery, Rejected(f"invalid step message: {exc.errors()[:3]}"))
+            await self._reject(delivery, Rejected(f"invalid step message: {describe_invalid(exc)}"))
             return Verdict.ACK
+        deliveries = delivery.redelivered_count + 1
+        if deliveries >= self.limits.broken_after_deliveries:
+            # Delivered this often and never settled: its process died each time (out of memory?).
+            reason = f"step {message.step_no} was delivered {deliveries} times and never finished (its worker died?)"
+            return await self._settle_broken(delivery, message, reason)
         try:
-            staged = await outlast_outage("run step", lambda: self._run_step(message, delivery.redelivered_count))
-        except Exception:
-            if delivery.redelivered_count + 1 < UNEXPECTED_ERROR_ATTEMPTS:
+            staged = await outlast_outage(
+                "run step", lambda: self.steps.run(message, delivery.redelivered_count),
+                max_wait_s=self.limits.outage_wait_s,
+            )
+        except Exception as exc:
+            if is_outage(exc):
+                return await self._park_through_outage(message, exc)
+            if deliveries < self.limits.unexpected_error_attempts:
                 log.exception("step raised; it will be retried", job_id=str(message.job_id), step=message.step_no)
-                await asyncio.sleep(0.5 * (delivery.redelivered_count + 1))
+                await asyncio.sleep(0.5 * deliveries)
                 return Verdict.REQUEUE
-            log.exception("step failed repeatedly; counted as a failed item", job_id=str(message.job_id))
-            staged = await outlast_outage("count failed step", lambda: self._run_step(message, 0, broken=True))
-        await self.outbox.flush(staged)
+            log.exception("step raised repeatedly; counted as a failed item", job_id=str(message.job_id))
+            return await self._settle_broken(
+                delivery, message, f"step {message.step_no} kept failing: {type(exc).__name__}: {exc}"
+            )
+        await self._flush(staged)
         return Verdict.ACK
 
-    async def _run_step(self, message: StepMessage, redelivered: int, *, broken: bool = False) -> list[OutboxMessage]:
-        async with self.pool.acquire() as conn, conn.transaction():
-            row = await self.store.lock_step(conn, message.job_id, message.step_no)
-            if row is None or row["done"]:
-                return []  # already done (a duplicate delivery) or dropped with its job
-            job = await self.store.get(conn, message.job_id)
-            assert job is not None
-            if job["state"] in FINISHED:
-                await self.store.finish_step(conn, message.job_id, message.step_no)
-                return []
-            if job["cancel_requested"]:
-                return await self._end(conn, job, "cancelled", EventType.CANCELLED, "cancelled on request")
-            handler = self.handlers[job["command"]]
-            began = datetime.now(UTC)
-            step = Step(
-                job_id=job["job_id"],
-                command=job["command"],
-                options=handler.options_model.model_validate(job["options"]),
-                step_no=message.step_no,
-                payload=row["payload"],
-                attempt=message.attempt + redelivered,
-                data=job["data"],
-                total=job["total"],
-                conn=conn,
-            )
-            if broken:
-                result = StepResult(failed=1, failures=[ItemFailure("step kept failing", item=f"step {step.step_no}")])
-            else:
-                try:
-                    result = await self._call(handler, step)
-                except RetryLater as retry:
-                    return await self._park(conn, job, message, retry)
-                except JobFailed as failure:
-                    return await self._end(conn, job, "failed", EventType.FAILED, str(failure), error=str(failure))
-                except ItemFailed as failure:
-                    result = StepResult(failed=1, failures=[ItemFailure(str(failure), failure.item, failure.detail)])
-            return await self._apply(conn, job, handler, message, result, began)
+    async def _park_through_outage(self, message: StepMessage, exc: BaseException) -> Verdict:
+        """Postgres stayed away longer than the wait: park the step (growing waits), never fail it."""
+        tier = topology.WAIT_TIERS_S[min(message.outages, len(topology.WAIT_TIERS_S) - 1)]
+        log.warning("outage outlasted the wait; step parked", job_id=str(message.job_id), step=message.step_no,
+                    wait_s=tier, error=repr(exc))
+        again = message.model_copy(update={"outages": message.outages + 1})
+        await self.publisher.publish(OutboxMessage.step(topology.wait_queue(self.service, tier).name, again))
+        return Verdict.ACK
 
-    async def _call(self, handler: JobHandler[Any], step: Step[Any]) -> StepResult:
-        """Run the handler in a savepoint (a failed item's effects are undone), with heartbeats."""
-        heartbeat = asyncio.create_task(self._heartbeat(step))
+    async def _settle_broken(self, delivery: Delivery, message: StepMessage, reason: str) -> Verdict:
+        """Count the step as a failed item; if even that fails, dead-letter it (its job fails)."""
         try:
-            async with step.conn.transaction():
-                return await handler.run_step(step)
+            staged = await outlast_outage(
+                "count broken step", lambda: self.steps.run(message, 0, broken=reason),
+                max_wait_s=self.limits.outage_wait_s,
+            )
         except Exception as exc:
-            if is_outage(exc) or isinstance(exc, RetryLater | JobFailed | ItemFailed):
-                raise
-            raise ItemFailed(f"{type(exc).__name__}: {exc}", item=f"step {step.step_no}") from exc
-        finally:
-            heartbeat.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await heartbeat
+            if is_outage(exc):
+                return await self._park_through_outage(message, exc)
+            log.exception("broken step could not be counted; dead-lettered", job_id=str(message.job_id))
+            await self.publisher.dead_letter(delivery, reason=f"{reason}; then {type(exc).__name__}: {exc}",
+                                             service=self.service)
+            await self.fail_job(message.job_id, reason)
+            return Verdict.ACK
+        await self._flush(staged)
+        return Verdict.ACK
 
-    async def _heartbeat(self, step: Step[Any]) -> None:
-        """Report progress while a long step runs; a lost heartbeat is harmless, so no outbox."""
-        started = time.monotonic()
-        while True:
-            await asyncio.sleep(HEARTBEAT_S)
-            with contextlib.suppress(Exception):
-                async with self.pool.acquire() as conn:
-                    job = await self.store.advance(conn, step.job_id, events=1)
-                elapsed = time.monotonic() - started
-                message = step.status or f"step {step.step_no} running for {elapsed:.0f}s"
-                events = make_events(self.service, job, [(EventType.PROGRESS, message, {"heartbeat": True})])
-                await self.publisher.publish(OutboxMessage.event(events[0]))
+    async def on_dead_step(self, delivery: Delivery) -> Verdict:
+        """A step the broker dead-lettered (its delivery limit reached): fail its job with the reason."""
+        if delivery.headers.get("x-ferry-reason"):
+            return Verdict.ACK  # ferry dead-lettered it itself and has already dealt with its job
+        try:
+            message = StepMessage.model_validate_json(delivery.body)
+        except ValidationError:
+            return Verdict.ACK
+        reason = delivery.headers.get("x-first-death-reason") or "delivery limit"
+        await self.fail_job(message.job_id, f"step {message.step_no} was dead-lettered by the broker ({reason})")
+        return Verdict.ACK
 
-    async def _apply(
-        self, conn: Conn, job: JobRow, handler: JobHandler[Any], message: StepMessage, result: StepResult,
-        began: datetime,
-    ) -> list[OutboxMessage]:
-        specs: list[tuple[EventType, str, dict[str, Any]]] = []
-        if job["state"] == "pending":
-            specs.append((EventType.STARTED, f"started {job['command']}", {}))
-        specs += [(EventType.ITEM_FAILED, f.message, {"item": f.item, **f.detail}) for f in result.failures]
-        specs.append((EventType.PROGRESS, result.message, {"step": message.step_no}))
-        updated = await self.store.advance(
-            conn,
-            job["job_id"],
-            events=len(specs),
-            state="running",
-            succeeded=result.succeeded,
-            failed=result.failed,
-            skipped=result.skipped,
-            total=result.total,
-            add_total=result.add_total,
-            new_steps=len(result.children),
-            steps_done=1,
-            data=result.data,
-        )
-        await self.store.finish_step(conn, job["job_id"], message.step_no)
-        first_no = updated["steps_total"] - len(result.children)
-        numbers = await self.store.add_steps(conn, job["job_id"], message.step_no, first_no, result.children)
-        events = make_events(self.service, updated, specs)
-        if events[0].type is EventType.STARTED:  # it started when the plan began, not when it ended
-            events[0] = events[0].model_copy(update={"at": began})
-        staged = [*map(OutboxMessage.event, events)]
-        staged += [self._step_message(job["job_id"], n) for n in numbers]
-        if updated["steps_done"] == updated["steps_total"]:
-            done = await self.store.advance(conn, job["job_id"], events=1, state="completed")
-            line = handler.summary_line(dict(done))
-            events = make_events(self.service, done, [(EventType.COMPLETED, line, {"result": _result(done)})])
-            staged += map(OutboxMessage.event, events)
-        await self.store.stage(conn, staged)
-        return staged
+    async def fail_job(self, job_id: UUID, reason: str) -> None:
+        """End a job as failed from outside a step (best effort: logged when impossible)."""
+        try:
+            async with self.pool.acquire() as conn, conn.transaction():
+                job = await self.store.get(conn, job_id)
+                staged = [] if job is None else await self.steps.end(conn, job, JobStatus.FAILED, reason)
+            await self._flush(staged)
+        except Exception:
+            log.exception("could not mark the job failed", job_id=str(job_id), reason=reason)
 
-    async def _park(self, conn: Conn, job: JobRow, message: StepMessage, retry: RetryLater) -> list[OutboxMessage]:
-        """Put the step in a parking queue; it comes back when the wait is over."""
-        tier = topology.wait_tier(retry.seconds)
-        queue = topology.wait_queue(self.service, tier).name
-        updated = await self.store.advance(conn, job["job_id"], events=1)
-        events = make_events(
-            self.service,
-            updated,
-            [
-                (
-                    EventType.PROGRESS,
-                    f"waiting {tier}s: {retry.reason}",
-                    {
-                        "waiting_s": tier,
-                        "reason": retry.reason,
-                    },
-                )
-            ],
-        )
-        again = message.model_copy(update={"attempt": message.attempt + 1})
-        staged = [*map(OutboxMessage.event, events), OutboxMessage.step(queue, again)]
-        await self.store.stage(conn, staged)
-        return staged
-
-    async def _end(
-        self, conn: Conn, job: JobRow, state: str, etype: EventType, message: str, error: str | None = None
-    ) -> list[OutboxMessage]:
-        """End the job early (cancelled or failed): its remaining steps are dropped when delivered."""
-        await self.store.close_open_steps(conn, job["job_id"])
-        done = await self.store.advance(conn, job["job_id"], events=1, state=state, error=error)
-        events = make_events(self.service, done, [(etype, message, {"result": _result(done), "error": error})])
-        staged = list(map(OutboxMessage.event, events))
-        await self.store.stage(conn, staged)
-        return staged
-
-    def _step_message(self, job_id: UUID, step_no: int) -> OutboxMessage:
-        return OutboxMessage.step(self.step_queue, StepMessage(job_id=job_id, step_no=step_no))
-
-
-def _result(job: JobRow) -> dict[str, Any]:
-    """The summary a finished job's last event carries: the handler's data, counts and duration."""
-    duration = None
-    if job["finished_at"] is not None:
-        start = job["started_at"] or job["created_at"]
-        duration = round((job["finished_at"] - start).total_seconds(), 3)
-    counts = {k: job[k] for k in ("total", "processed", "succeeded", "failed", "skipped")}
-    return {**job["data"], **counts, "duration_s": duration}
+    async def _flush(self, staged: list[OutboxMessage]) -> None:
+        """Publish committed messages; never raises (the relay publishes what is left)."""
+        try:
+            await self.outbox.flush(staged)
+        except Exception as exc:
+            log.warning("outbox flush failed; the relay will publish", error=repr(exc), messages=len(staged))
 
 
 def _job_id_of(body: bytes) -> UUID | None:
     """The job id of a message that failed validation, when one can be read."""
     try:
         return UUID(str(json.loads(body)["job_id"]))
-    except (ValueError, TypeError, KeyError):
+    except (ValueError, TypeError, KeyError, UnicodeDecodeError):
         return None
-
-
-Handler = Callable[[Delivery], Awaitable[Verdict]]

@@ -47,7 +47,7 @@ class JobStore:
             return None
         await conn.execute(
             f"INSERT INTO {self._steps} (job_id, step_no, payload) VALUES ($1, 0, $2) ON CONFLICT DO NOTHING",
-            job_id, PLAN,
+            job_id, PLAN.model_dump(mode="json"),
         )
         return row
 
@@ -71,7 +71,11 @@ class JobStore:
         succeeded: int = 0, failed: int = 0, skipped: int = 0, total: int | None = None, add_total: int = 0,
         new_steps: int = 0, steps_done: int = 0, data: dict[str, Any] | None = None, error: str | None = None,
     ) -> JobRow:
-        """Apply counters and state to the job and reserve `events` sequence numbers."""
+        """Apply counters and state to the job and reserve `events` sequence numbers.
+
+        `started_at` is the start of the plan's transaction (when the job began, set once);
+        `finished_at` the moment the job ends. The job's events carry these same times.
+        """
         row = await conn.fetchrow(
             f"UPDATE {self._jobs} SET"
             " seq = seq + $2,"
@@ -84,7 +88,8 @@ class JobStore:
             " data = data || $11::jsonb,"
             " error = coalesce($12, error),"
             " started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now()) ELSE started_at END,"
-            " finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN now() ELSE finished_at END"
+            " finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN clock_timestamp()"
+            "                    ELSE finished_at END"
             " WHERE job_id = $1 RETURNING *",
             job_id, events, state, succeeded, failed, skipped, total, add_total,
             new_steps, steps_done, data or {}, error,
@@ -114,16 +119,16 @@ class JobStore:
         )
         return numbers
 
-    async def open_steps(self, conn: Conn, job_id: UUID) -> list[int]:
-        rows = await conn.fetch(
-            f"SELECT step_no FROM {self._steps} WHERE job_id = $1 AND NOT done ORDER BY step_no", job_id
-        )
-        return [r["step_no"] for r in rows]
-
     async def close_open_steps(self, conn: Conn, job_id: UUID) -> None:
-        """Mark the job's remaining steps done (the job ended early), so deliveries are dropped."""
+        """Mark the job's remaining steps done (the job ended early), so deliveries are dropped.
+
+        Steps another transaction is running are skipped (no lock wait, so no deadlock): when
+        they finish they find the job ended and close themselves.
+        """
         await conn.execute(
-            f"UPDATE {self._steps} SET done = true, finished_at = now() WHERE job_id = $1 AND NOT done", job_id
+            f"UPDATE {self._steps} SET done = true, finished_at = now() WHERE (job_id, step_no) IN"
+            f" (SELECT job_id, step_no FROM {self._steps} WHERE job_id = $1 AND NOT done FOR UPDATE SKIP LOCKED)",
+            job_id,
         )
 
     # -- outbox -------------------------------------------------------------------------
