@@ -6,15 +6,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 import asyncpg
 import structlog
 
 from ferry.db import migrations_in
-from ferry.jobs.model import JobHandler
-from ferry.service import JobServiceSpec, run
+from ferry.service import Handlers, JobServiceSpec, ServiceContext, run
 from ferry_asset_sync import SERVICE
 from ferry_asset_sync.assets import AssetTable
 from ferry_asset_sync.jobs import PullAndCleanJob
@@ -34,10 +33,15 @@ async def on_startup(conn: asyncpg.Connection, settings: AssetSyncSettings) -> N
 def spec(limiter: LimiterFactory = amqp_limiter) -> JobServiceSpec:
     """The service; `limiter` makes its rate limiter (the fleet's, over RabbitMQ, unless told)."""
 
-    def handlers(pool: asyncpg.Pool, settings: AssetSyncSettings) -> Sequence[JobHandler[Any]]:
-        return [PullAndCleanJob(settings, pool, Resources(settings, limiter))]
+    @asynccontextmanager
+    async def lifespan(ctx: ServiceContext[AssetSyncSettings]) -> AsyncIterator[Handlers]:
+        resources = Resources(ctx.settings, limiter)
+        try:
+            yield [PullAndCleanJob(ctx.settings, ctx.pool, resources)]
+        finally:
+            await resources.aclose()
 
-    return JobServiceSpec(service=SERVICE, migrations=migrations_in("ferry_asset_sync"), handlers=handlers,
+    return JobServiceSpec(service=SERVICE, migrations=migrations_in("ferry_asset_sync"), lifespan=lifespan,
                           settings_model=AssetSyncSettings, on_startup=on_startup)
 
 

@@ -8,13 +8,24 @@ last open step writes the report.
 
 from __future__ import annotations
 
-from typing import Any
+from pydantic import ConfigDict
 
+from ferry.contracts import JobStatus
 from ferry.contracts.peloton_sync import SyncClassLibraryOptions
-from ferry.jobs.errors import JobFailed, RetryLater
-from ferry.jobs.model import ItemFailure, Step, StepResult
-from ferry.jobs.store import JobStore
-from ferry_peloton_sync import SERVICE, library_sync
+from ferry.jobs import (
+    FinishedJob,
+    ItemFailure,
+    JobData,
+    JobFailed,
+    JobHandler,
+    JobSummary,
+    Plan,
+    RetryLater,
+    Step,
+    StepPayload,
+    StepResult,
+)
+from ferry_peloton_sync import library_sync
 from ferry_peloton_sync.errors import AuthFailed, NoConnection, PelotonUnavailable, RateLimitWaitTooLong
 from ferry_peloton_sync.library_sync import ListingUnavailable, Outcome
 from ferry_peloton_sync.resources import Resources
@@ -22,37 +33,59 @@ from ferry_peloton_sync.resources import Resources
 LISTING_RETRY_S = 30.0
 
 
-def _result(outcome: Outcome) -> StepResult:
+class PageStep(StepPayload):
+    """One page of the class listing (its fields are library_sync's; to be typed one by one)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+class SyncData(JobData):
+    """The job's summary data (library_sync's fields; to be typed one by one)."""
+
+    model_config = ConfigDict(frozen=True, extra="allow")
+
+
+def _result(outcome: Outcome, before: SyncData) -> StepResult[PageStep, SyncData]:
     failures = [ItemFailure(f"{e.title}: {e.message}", item=e.ride_id, detail={"error": "class_failed"})
                 for e in outcome.errors]
     return StepResult(succeeded=outcome.succeeded, failed=outcome.failed, skipped=outcome.skipped,
-                      add_total=outcome.add_total, children=outcome.children, data=outcome.data,
+                      add_total=outcome.add_total, children=[PageStep.model_validate(c) for c in outcome.children],
+                      data=SyncData.model_validate({**before.model_dump(), **outcome.data}),
                       message=outcome.message, failures=failures)
 
 
-class SyncClassLibraryJob:
+class SyncClassLibraryJob(JobHandler[SyncClassLibraryOptions, PageStep, SyncData]):
     """`peloton-sync.sync-class-library`."""
 
     command = "sync-class-library"
     options_model = SyncClassLibraryOptions
+    step_model = PageStep
+    data_model = SyncData
 
     def __init__(self, resources: Resources) -> None:
         self.resources = resources
-        self.jobs = JobStore(SERVICE)
 
-    async def aclose(self) -> None:
-        await self.resources.aclose()
-
-    async def run_step(self, step: Step[SyncClassLibraryOptions]) -> StepResult:
+    async def plan(self, step: Step[SyncClassLibraryOptions, Plan, SyncData]) -> StepResult[PageStep, SyncData]:
         try:
-            if step.is_plan:
-                return _result(await library_sync.plan(self.resources, step.conn, step.job_id, step.options))
+            return _result(await library_sync.plan(self.resources, step.conn, step.job_id, step.options), step.data)
+        except (NoConnection, AuthFailed) as exc:
+            raise JobFailed(str(exc)) from exc
+        except RateLimitWaitTooLong as exc:
+            raise RetryLater(exc.wait_s, f"rate limit on {exc.key}") from exc
+        except (ListingUnavailable, PelotonUnavailable) as exc:
+            raise RetryLater(LISTING_RETRY_S, str(exc)) from exc
+
+    async def run_step(
+        self, step: Step[SyncClassLibraryOptions, PageStep, SyncData]
+    ) -> StepResult[PageStep, SyncData]:
+        try:
 
             def status(message: str) -> None:
                 step.status = message
 
-            outcome = await library_sync.page(self.resources, step.conn, step.job_id, step.options, step.data,
-                                              step.payload, step.attempt, on_status=status)
+            outcome = await library_sync.page(self.resources, step.conn, step.job_id, step.options,
+                                              step.data.model_dump(), step.payload.model_dump(), step.attempt,
+                                              on_status=status)
         except (NoConnection, AuthFailed) as exc:
             raise JobFailed(str(exc)) from exc
         except RateLimitWaitTooLong as exc:
@@ -61,17 +94,10 @@ class SyncClassLibraryJob:
             raise RetryLater(LISTING_RETRY_S, str(exc)) from exc
         except PelotonUnavailable as exc:  # the token endpoint is down: try the step again later
             raise RetryLater(LISTING_RETRY_S, str(exc)) from exc
-        result = _result(outcome)
-        if not result.children and await self._is_last(step):
-            data, line = await library_sync.end(step.conn, step.job_id, step.options, {**step.data, **result.data})
-            result.data.update(data, summary=line)
-        return result
+        return _result(outcome, step.data)
 
-    async def _is_last(self, step: Step[SyncClassLibraryOptions]) -> bool:
-        """Whether no other step of the job is open (the job's row lock serialises two last steps)."""
-        await self.jobs.get(step.conn, step.job_id, lock=True)
-        return await self.jobs.open_steps(step.conn, step.job_id) == [step.step_no]
-
-    def summary_line(self, job: dict[str, Any]) -> str:
-        data = job.get("data") or {}
-        return str(data.get("summary") or "Synced the Peloton class library")
+    async def on_job_end(self, job: FinishedJob[SyncClassLibraryOptions, SyncData]) -> JobSummary[SyncData]:
+        if job.state is not JobStatus.COMPLETED or job.options is None:
+            return await super().on_job_end(job)
+        data, line = await library_sync.end(job.conn, job.job_id, job.options, job.data.model_dump())
+        return JobSummary(line, SyncData.model_validate({**job.data.model_dump(), **data, "summary": line}))

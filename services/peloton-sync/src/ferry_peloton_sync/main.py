@@ -9,14 +9,11 @@ tokens.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
-
-import asyncpg
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 
 from ferry.db import migrations_in
-from ferry.jobs.model import JobHandler
-from ferry.service import JobServiceSpec, run
+from ferry.service import Handlers, JobServiceSpec, ServiceContext, run
 from ferry_peloton_sync import SERVICE
 from ferry_peloton_sync.jobs import SyncClassLibraryJob
 from ferry_peloton_sync.resources import LimiterFactory, Resources, amqp_limiter, check_startup
@@ -26,11 +23,16 @@ from ferry_peloton_sync.settings import PelotonSettings
 def spec(limiter: LimiterFactory = amqp_limiter) -> JobServiceSpec:
     """The service; `limiter` makes its rate limiter (the fleet's, over RabbitMQ, unless told)."""
 
-    def handlers(pool: asyncpg.Pool, settings: PelotonSettings) -> Sequence[JobHandler[Any]]:
-        return [SyncClassLibraryJob(Resources(settings, pool, limiter))]
+    @asynccontextmanager
+    async def lifespan(ctx: ServiceContext[PelotonSettings]) -> AsyncIterator[Handlers]:
+        resources = Resources(ctx.settings, ctx.pool, limiter)
+        try:
+            yield [SyncClassLibraryJob(resources)]
+        finally:
+            await resources.aclose()
 
     return JobServiceSpec(
-        service=SERVICE, migrations=migrations_in("ferry_peloton_sync"), handlers=handlers,
+        service=SERVICE, migrations=migrations_in("ferry_peloton_sync"), lifespan=lifespan,
         settings_model=PelotonSettings, on_startup=check_startup,
     )
 
