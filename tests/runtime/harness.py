@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Literal
@@ -39,7 +40,13 @@ class CountOptions(Options):
     fail: list[int] = Field(default_factory=list, description="Items that fail.")
     explode_at: int | None = Field(None, description="Item whose step fails the whole job.")
     retry_once: int | None = Field(None, description="Item that asks to be retried once.")
+    retry_always: int | None = Field(None, description="Item that asks to be retried every time.")
+    outage_s: float = Field(0, description="For how long item 0 meets connection errors (as if Postgres were down).")
     sleep_s: float = 0.0
+
+
+OUTAGES: dict[UUID, float] = {}
+"""When item 0 of each job first met its outage."""
 
 
 class Item(StepPayload):
@@ -70,6 +77,12 @@ class CountJob(JobHandler[CountOptions, Item, CountData]):
             await asyncio.sleep(step.options.sleep_s)
         if item == step.options.retry_once and step.attempt == 1:
             raise RetryLater(0.1, "toy wants a second go")
+        if item == step.options.retry_always:
+            raise RetryLater(0.1, "toy is never ready")
+        if item == 0 and step.options.outage_s:
+            began = OUTAGES.setdefault(step.job_id, time.monotonic())
+            if time.monotonic() - began < step.options.outage_s:
+                raise ConnectionRefusedError(111, "Connect call failed ('127.0.0.1', 5432)")
         if item == step.options.explode_at:
             raise JobFailed(f"item {item} is fatal")
         await step.conn.execute("INSERT INTO toy.done_items VALUES ($1, $2)", step.job_id, item)
@@ -89,8 +102,8 @@ def settings_for(infra: Infra, **extra: Any) -> FerrySettings:
 
 
 @asynccontextmanager
-async def toy_service(infra: Infra) -> AsyncIterator[Any]:
-    app = create_app(SPEC, settings_for(infra))
+async def toy_service(infra: Infra, **settings: Any) -> AsyncIterator[Any]:
+    app = create_app(SPEC, settings_for(infra, **settings))
     async with app.router.lifespan_context(app):
         yield app
 
