@@ -132,7 +132,7 @@ async def test_relay_publishes_what_a_dead_process_left_in_the_outbox(infra: Inf
 
 
 async def test_service_recovers_its_consumers_after_losing_the_broker(infra: Infra) -> None:
-    """FACTS: consumers are not always restored after a broker restart; check they are, broker-side."""
+    """RabbitMQ does not always restore consumers after a broker restart (docs/messages.md): check, broker-side."""
     async with toy_service(infra) as app:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://toy") as http:

@@ -1,6 +1,6 @@
 """Finding a real RabbitMQ and Postgres for the tests, and isolating each test on them.
 
-Order (DESIGN §10): `FERRY_TEST_AMQP_URL` / `FERRY_TEST_DATABASE_URL` when set; else the local
+Order (README.md, "Run it, test it"): `FERRY_TEST_AMQP_URL` / `FERRY_TEST_DATABASE_URL` when set; else the local
 defaults when they answer; else testcontainers. When none works the run fails with a message
 saying so: integration tests are never skipped silently.
 

@@ -19,7 +19,7 @@ def _default_log_format() -> Literal["json", "console"]:
 
 
 class FerrySettings(BaseSettings):
-    """Settings every ferry service and the CLI understand (DESIGN §8)."""
+    """Settings every ferry service and the CLI understand (the Settings table of README.md)."""
 
     model_config = SettingsConfigDict(env_prefix="FERRY_", extra="ignore", frozen=True)
 

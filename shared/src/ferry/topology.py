@@ -1,4 +1,4 @@
-"""RabbitMQ names and declarations, in one place (DESIGN §2).
+"""RabbitMQ names and declarations, in one place (docs/messages.md).
 
 | exchange         | type  | routing key               |
 |------------------|-------|---------------------------|

@@ -1,3 +1,3 @@
-"""ferry's rate-limiter service: the fleet's token buckets, answered over RabbitMQ (DESIGN §4)."""
+"""ferry's rate-limiter service: the fleet's token buckets, answered over RabbitMQ."""
 
 SERVICE = "rate-limiter"

@@ -1,4 +1,4 @@
-"""The status HTTP API (DESIGN §6): jobs, their events, stats, starting and cancelling jobs."""
+"""The status HTTP API: jobs, their events, stats, starting and cancelling jobs."""
 
 from __future__ import annotations
 

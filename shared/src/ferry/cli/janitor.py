@@ -1,4 +1,4 @@
-"""`ferry telemetry-janitor ...`: the janitor's commands (seeds/telemetry-janitor.md).
+"""`ferry telemetry-janitor ...`: the janitor's commands (services/telemetry-janitor/README.md).
 
 `clear` mirrors `clear_learnpack_telemetry_queue`: the same flags, defaults and lines. The
 confirmation prompt lives here, at the terminal: unless `--force` or `--dry-run`, a dry-run

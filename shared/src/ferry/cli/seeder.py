@@ -1,4 +1,4 @@
-"""`ferry gh-seeder seed ...`: crawl GitHub pull requests with checkpoints (seeds/gh-seeder.md)."""
+"""`ferry gh-seeder seed ...`: crawl GitHub pull requests with checkpoints (docs/github.md)."""
 
 from __future__ import annotations
 

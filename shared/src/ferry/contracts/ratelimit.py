@@ -1,4 +1,4 @@
-"""Messages between workers and the rate limiter (DESIGN §4).
+"""Messages between workers and the rate limiter (docs/messages.md).
 
 A worker sends an `AcquireRequest` to the limiter's queue with `reply_to` and a correlation id,
 and gets an `AcquireReply`: how long to wait before its call. The tokens are reserved when the

@@ -1,4 +1,4 @@
-"""Rate limiting shared by every worker (DESIGN §4): token buckets by key, asked before each call.
+"""Rate limiting shared by every worker (services/rate-limiter/README.md): token buckets by key, asked before each call.
 
     limiter = await AmqpLimiter.connect(settings.amqp_url.get_secret_value(), client="gh-seeder-1")
     await limiter.acquire(f"github:{login}")          # sleeps as long as the fleet's bucket says

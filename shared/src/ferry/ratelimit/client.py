@@ -2,7 +2,7 @@
 
 One connection, one channel for requests with one consumer on RabbitMQ's direct reply-to
 pseudo-queue, kept for the client's life; answers are matched to waiting calls by correlation id
-(FACTS: a reply consumer per call collapses at high rates). Feedback goes out persistent on a
+(a reply consumer per call collapses at high rates: docs/messages.md). Feedback goes out persistent on a
 second channel with publisher confirms.
 
 The request path talks to aio-pika's transport channel (aiormq) directly: aio-pika's message
