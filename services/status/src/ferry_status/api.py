@@ -15,7 +15,17 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import ValidationError
 
-from ferry.contracts import CANCEL, CancelCommand, Command, JobEvent, JobStatus, command_spec, services
+from ferry.contracts import (
+    CANCEL,
+    CancelCommand,
+    Command,
+    CommandSpec,
+    JobEvent,
+    JobStatus,
+    Options,
+    command_spec,
+    services,
+)
 from ferry.contracts.registry import COMMANDS, UnknownCommand
 from ferry_status import store
 from ferry_status.auth import require_token
@@ -54,6 +64,9 @@ def create_app(settings: StatusSettings | None = None) -> FastAPI:
     app.state.settings = settings or StatusSettings()
     app.state.metrics = Metrics()
     app.include_router(_routes())
+    from ferry_status.schedules_api import router as schedules_router  # it imports validated_command
+
+    app.include_router(schedules_router())
     from ferry_status.dashboard import mount  # here: the dashboard's actions import publish_job
 
     mount(app)
@@ -95,22 +108,28 @@ async def _job_or_404(res: Resources, job_id: UUID) -> asyncpg.Record:
     return row
 
 
-async def publish_job(res: Resources, body: StartJob, *, requested_by: str) -> JobAccepted:
-    """Validate a start request, claim its job id and publish its command (the API's and any
-    other in-process caller's way to start a job; `requested_by` is who is authenticated)."""
+def validated_command(service: str, command: str, raw: dict[str, Any]) -> tuple[CommandSpec, Options]:
+    """The command's spec and its validated options, or a 422 naming what is wrong."""
     try:
-        spec = command_spec(body.service, body.command)
+        spec = command_spec(service, command)
     except UnknownCommand as exc:
-        bad = "command" if body.service in services() else "service"
-        known = sorted({c for s, c in COMMANDS if s == body.service}) if bad == "command" else services()
-        raise _unprocessable(bad, f"{exc.args[0]}; allowed: {', '.join(known)}", getattr(body, bad)) from None
+        bad = "command" if service in services() else "service"
+        known = sorted({c for s, c in COMMANDS if s == service}) if bad == "command" else services()
+        given = command if bad == "command" else service
+        raise _unprocessable(bad, f"{exc.args[0]}; allowed: {', '.join(known)}", given) from None
     try:
-        options = spec.options.model_validate(body.options)
+        return spec, spec.options.model_validate(raw)
     except ValidationError as exc:
         errors = json.loads(exc.json(include_url=False))
         for error in errors:
             error["loc"] = ["body", "options", *error["loc"]]
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, detail=errors) from None
+
+
+async def publish_job(res: Resources, body: StartJob, *, requested_by: str) -> JobAccepted:
+    """Validate a start request, claim its job id and publish its command (the API's and any
+    other in-process caller's way to start a job; `requested_by` is who is authenticated)."""
+    spec, options = validated_command(body.service, body.command, body.options)
     envelope = Command[Any](job_id=body.job_id or uuid4(), requested_by=requested_by, options=options)
     # The id is claimed before publishing, so that a client-chosen id of another job is refused
     # instead of mixing two jobs' events in one row (and sending cancels to the wrong service).

@@ -41,6 +41,8 @@ class Job(BaseModel):
     duration_s: float | None = Field(description="Seconds from start (or request) to finish, or until now if running.")
     last_seq: int = Field(description="Sequence number of the event the counters come from (-1: none yet).")
     last_event_at: datetime | None = Field(description="When the status service last heard from the job.")
+    schedule_id: UUID | None = Field(description="The schedule that started the job, if one did.")
+    scheduled_time: datetime | None = Field(description="The due time the schedule started it for.")
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Job:

@@ -26,6 +26,7 @@ from ferry_status.errors import PublishFailed
 from ferry_status.ingest import Ingester
 from ferry_status.metrics import Metrics
 from ferry_status.periodic import Periodic
+from ferry_status.scheduler import Scheduler
 from ferry_status.settings import StatusSettings
 
 log = structlog.get_logger(__name__)
@@ -90,6 +91,7 @@ class Resources:
     ingester: Ingester
     recorder: CommandRecorder
     loops: list[Periodic]
+    scheduler: Scheduler | None = None
 
     @classmethod
     async def open(cls, settings: StatusSettings, metrics: Metrics) -> Resources:
@@ -162,5 +164,13 @@ def background_loops(res: Resources) -> list[Periodic]:
             log.warning("job stalled: no event within the bound", job_id=str(job_id),
                         after_s=settings.status_stalled_after_s)
 
+    async def publish(routing_key: str, body: bytes, message_id: str) -> None:
+        await res.publisher.publish(routing_key, body, message_id=message_id)
+        res.metrics.commands_published.labels(routing_key=routing_key).inc()
+
+    res.scheduler = Scheduler(res.pool, publish, grace_s=settings.status_schedule_grace_s)
     stall_interval = min(30.0, max(0.5, settings.status_stalled_after_s / 10))
-    return [Periodic("stall_check", stall_interval, check_stalled)]
+    return [
+        Periodic("stall_check", stall_interval, check_stalled),
+        Periodic("scheduler", settings.status_scheduler_tick_s, res.scheduler.tick),
+    ]

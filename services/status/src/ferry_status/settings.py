@@ -27,3 +27,11 @@ class StatusSettings(FerrySettings):
         description="A running job that sends no event (progress, heartbeat) for this long is shown as "
         "`stalled` until it reports again. Keep it above the longest step parking time (600 s).",
     )
+    status_scheduler_tick_s: float = Field(
+        1.0, gt=0, le=60, description="How often each replica looks for due schedules (the most a run starts late).",
+    )
+    status_schedule_grace_s: float = Field(
+        60.0, gt=0, le=86_400,
+        description="A due time older than this when a replica first sees it was missed (every replica down): "
+        "fired once or skipped by the schedule's `catch_up`.",
+    )
