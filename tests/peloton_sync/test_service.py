@@ -163,3 +163,18 @@ async def test_429_and_5xx_mid_run_are_waited_out_with_exact_counts(infra: Infra
         assert first.detail["result"]["errors"] == 0
         assert done.detail["result"]["errors"] == 0
 
+
+
+async def test_delay_spaces_the_jobs_calls(infra: Infra) -> None:
+    await _connect(infra)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        done = await run_job(tap, year=2025, month=12, disciplines="running", limit=12, delay=0.1)
+        assert done.type == "completed", done.message
+        calls = [e["at"] for e in sandbox.log()]
+        assert len(calls) >= 14
+        # One call per --delay from the job's own bucket (a bucket of one: no bursts). Times are taken as
+        # answers leave the sandbox, so one slow answer may bring the next closer; any five calls span
+        # at least four delays, give or take that jitter.
+        spans = [calls[i + 5] - calls[i] for i in range(len(calls) - 5)]
+        assert min(spans) >= 4 * 0.1 * 0.9, spans
+        assert calls[-1] - calls[0] >= (len(calls) - 2) * 0.1

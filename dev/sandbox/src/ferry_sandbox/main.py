@@ -17,6 +17,8 @@ import os
 from pathlib import Path
 
 import uvicorn
+from starlette.applications import Starlette
+from starlette.routing import Mount
 
 from ferry_sandbox.config import SandboxConfig, default_config
 from ferry_sandbox.github import create_app
@@ -45,9 +47,13 @@ def main(argv: list[str] | None = None) -> None:
     if args.print_config:
         print(config.model_dump_json(indent=2))
         return
-    app = create_app(config)
-    app.mount(PELOTON_PREFIX, create_peloton_app())  # the fake Peloton API, beside GitHub's
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    uvicorn.run(create_sandbox_app(config), host=args.host, port=args.port, log_level="warning")
+
+
+def create_sandbox_app(config: SandboxConfig) -> Starlette:
+    """GitHub's fake at `/`, Peloton's at `/peloton`. The Peloton mount comes first: GitHub's app answers
+    every path (its catch-all route), so mounted inside it Peloton's requests would reach GitHub's."""
+    return Starlette(routes=[Mount(PELOTON_PREFIX, create_peloton_app()), Mount("/", create_app(config))])
 
 
 if __name__ == "__main__":
