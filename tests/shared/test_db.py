@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
 
-from ferry.db import Migration, ident, migrate, qualified
-from tests.support.infra import Infra
+from ferry.db import Migration, ensure_database, ident, migrate, qualified, quoted_name
+from tests.support.infra import Infra, Servers, _admin
 
 MIGRATIONS = [
     Migration("0001_items", "CREATE TABLE {schema}.items (id int PRIMARY KEY)"),
@@ -35,3 +37,18 @@ def test_identifiers_are_validated() -> None:
     assert qualified("webhooks", "telemetry_janitor") == '"telemetry_janitor"."webhooks"'
     with pytest.raises(ValueError, match="not a valid SQL identifier"):
         ident('x"; DROP TABLE y; --')
+
+
+async def test_a_database_whose_name_has_capitals_is_created(servers: Servers) -> None:
+    name = f"Ferry-Test-{uuid.uuid4().hex[:6]}"  # legal in Postgres when quoted
+    admin = servers.admin_database_url
+    dsn = urlunsplit(urlsplit(admin)._replace(path="/" + name))
+    try:
+        await ensure_database(dsn)
+        conn = await asyncpg.connect(dsn)
+        assert await conn.fetchval("SELECT current_database()") == name
+        await conn.close()
+    finally:
+        await _admin(admin, f"DROP DATABASE IF EXISTS {quoted_name(name)} WITH (FORCE)")
+    with pytest.raises(ValueError, match="not a valid Postgres name"):
+        quoted_name("x" * 64)

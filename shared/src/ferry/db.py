@@ -41,6 +41,17 @@ def ident(name: str) -> str:
     return name
 
 
+def quoted_name(name: str) -> str:
+    """Any name Postgres accepts in double quotes (capitals, dashes: `Ferry-Prod`), quoted; a NUL
+    or more than 63 bytes is a ValueError naming the value. URL-escaped names are decoded first."""
+    from urllib.parse import unquote
+
+    name = unquote(name)
+    if not name or "\x00" in name or len(name.encode()) > 63:
+        raise ValueError(f"not a valid Postgres name: {name!r}")
+    return '"' + name.replace('"', '""') + '"'
+
+
 def qualified(name: str, default_schema: str = "public") -> str:
     """`schema.table` or `table` -> a quoted, validated `"schema"."table"`."""
     schema, _, table = name.rpartition(".")
@@ -139,7 +150,7 @@ async def ensure_database(dsn: str) -> None:
     except asyncpg.InvalidCatalogNameError:
         admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
         try:
-            await admin.execute(f'CREATE DATABASE "{ident(name)}"')
+            await admin.execute(f"CREATE DATABASE {quoted_name(name)}")
         except (asyncpg.DuplicateDatabaseError, asyncpg.UniqueViolationError):  # another replica won the race
             pass
         finally:

@@ -10,6 +10,3 @@ class StatusError(Exception):
 class PublishFailed(StatusError):
     """A command could not be handed to RabbitMQ (unroutable, not confirmed, or broker unreachable)."""
 
-
-class NotReady(StatusError):
-    """A resource the request needs (broker, database) is not available right now."""

@@ -15,7 +15,6 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
 
 import aio_pika
 import asyncpg
@@ -261,7 +260,3 @@ class Ingester:
                 await message.ack(multiple=True)
             except Exception as exc:
                 log.info("ack failed; the broker will redeliver (stored once by event_id)", error=repr(exc))
-
-    def describe(self) -> dict[str, Any]:
-        return {"queue": topology.STATUS_EVENTS.name, "backlog": self._inbox.qsize(), "db_available": self.db_available,
-                "parsed_waiting": len(self._pending)}

@@ -221,6 +221,3 @@ async def counts(conn: Executor) -> list[tuple[str, str, int]]:
     rows = await conn.fetch(f"SELECT service, status, count(*) AS n FROM {JOBS} GROUP BY service, status")
     return [(r["service"], r["status"], int(r["n"])) for r in rows]
 
-
-async def count_events(conn: Executor) -> int:
-    return int(await conn.fetchval(f"SELECT count(*) FROM {EVENTS}") or 0)
