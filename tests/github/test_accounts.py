@@ -63,3 +63,26 @@ async def test_an_account_whose_tokens_are_refused_is_skipped(sandbox: Sandbox, 
     only_bad = AnyAccount(sandbox.client([BAD], limiter))
     with pytest.raises(NoUsableTokens):
         await only_bad.get("/repos/acme/tiny")
+
+
+async def test_a_pause_another_replica_ran_into_moves_this_replicas_calls_to_the_other_account(
+    sandbox: Sandbox, limiter: LocalLimiter
+) -> None:
+    first = AnyAccount(sandbox.client([ALICE, BOB], limiter, max_wait_s=5))  # two replicas, one limiter
+    second = AnyAccount(sandbox.client([ALICE, BOB], limiter, max_wait_s=5))
+    await first.accounts()
+    await second.accounts()
+    await sandbox.admin("/_sandbox/secondary", {"account": "octo-alice", "seconds": 3})
+    while True:  # the first replica's calls until one runs into alice's limit (and reports it)
+        asked = time.monotonic()
+        answer = await first.get("/repos/acme/tiny")
+        if (await sandbox.stats("octo-alice"))["secondary_limited"]:
+            break
+    assert answer.account == "octo-bob"  # the call that ran into it moved on instead of sitting it out
+    assert time.monotonic() - asked < 1
+    sent_before = len(sandbox.state.log)
+    started = time.monotonic()
+    answers = [await second.get("/repos/acme/tiny") for _ in range(4)]
+    assert time.monotonic() - started < 1.5  # nobody waited out the 3 s pause
+    assert {a.account for a in answers} == {"octo-bob"}
+    assert [r["account"] for r in list(sandbox.state.log)[sent_before:]] == ["octo-bob"] * 4

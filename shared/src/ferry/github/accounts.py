@@ -13,8 +13,11 @@ asset-sync's pulls) instead of picking accounts itself:
     async for ref in github.paginate("/repos/o/r/git/matching-refs/heads/main"):
         ...
 
-How a call picks its account: accounts this process knows to be rate limited come last, then the
-one with the fewest of this process's calls in flight, round robin among equals; at most
+How a call picks its account: accounts known to be rate limited come last, then the one with the
+fewest of this process's calls in flight, round robin among equals. "Known" is fleet-wide: besides
+the limits this process was answered, each account's key is asked of the rate limiter (a question
+that reserves nothing) at most every `probe_every_s`, so a pause another replica ran into moves
+this process's calls to the other accounts too instead of waiting it out. At most
 `per_account` calls of one account are in flight at once (GitHub asks for serial requests; the
 fleet-wide rate is the rate limiter's). When the account would make the call wait longer than the
 client's `max_wait_s`, the call moves to the next account; when every account would, the shortest of
@@ -36,6 +39,12 @@ from ferry.github.client import GitHubClient
 from ferry.github.errors import GitHubError, NoUsableTokens, RateLimitWaitTooLong
 from ferry.github.pagination import PER_PAGE
 from ferry.github.response import GitHubResponse
+from ferry.ratelimit import WaitTooLong
+
+PROBE_EVERY_S = 0.25
+"""How often, at most, a process asks the limiter whether an account's key is paused."""
+PROBE_WAIT_S = 0.5
+"""A pause shorter than this is waited out on the account rather than moved away from."""
 
 
 @dataclass(frozen=True)
@@ -49,7 +58,7 @@ class Listing:
 class AnyAccount:
     """GET through `client` with the account that can call soonest; safe from many tasks at once."""
 
-    def __init__(self, client: GitHubClient, *, per_account: int = 1) -> None:
+    def __init__(self, client: GitHubClient, *, per_account: int = 1, probe_every_s: float = PROBE_EVERY_S) -> None:
         if per_account < 1:
             raise ValueError(f"per_account must be at least 1, not {per_account}")
         self.client = client
@@ -57,6 +66,8 @@ class AnyAccount:
         self._slots: dict[str, asyncio.Semaphore] = {}
         self._busy: dict[str, int] = {}
         self._turn = itertools.count()
+        self.probe_every_s = probe_every_s
+        self._probed: dict[str, float] = {}
 
     async def accounts(self) -> list[str]:
         """The pool's accounts (asks each unresolved token's login once)."""
@@ -66,16 +77,26 @@ class AnyAccount:
                   cache: bool = True, known: CachedAnswer | None = None) -> GitHubResponse:
         """One GET (a path, or a URL of the API such as a Link's), with the soonest account."""
         too_long: dict[str, RateLimitWaitTooLong] = {}
+        gone: set[str] = set()
+        patient = False  # every account is limited: wait on the soonest after all (within max_wait_s)
         while True:
-            login = await self._pick(set(too_long))
+            login = await self._pick(set(too_long) | gone)
             if login is None:
-                raise min(too_long.values(), key=lambda e: e.wait_s)
+                if not too_long:
+                    self.client.tokens.check_usable()
+                    raise NoUsableTokens("no account of the pool has a usable token")
+                soonest = min(too_long.values(), key=lambda e: e.wait_s)
+                if patient or soonest.waited_s + soonest.wait_s > self.client.max_wait_s:
+                    raise soonest
+                patient, too_long = True, {}
+                continue
+            others = not patient and len(set(await self.client.accounts()) - set(too_long) - gone) > 1
             slot = self._slots.setdefault(login, asyncio.Semaphore(self.per_account))
             self._busy[login] = self._busy.get(login, 0) + 1
             try:
                 async with slot:
                     return await self.client.get(path, params, accept=accept, account=login, cache=cache,
-                                                 known=known)
+                                                 known=known, max_limited_wait_s=PROBE_WAIT_S if others else None)
             except RateLimitWaitTooLong as exc:
                 # Remember it in the pool too (the fleet's limiter may be what holds the key), so
                 # this process's next calls go to the other accounts meanwhile.
@@ -83,8 +104,7 @@ class AnyAccount:
                 too_long[login] = exc
             except NoUsableTokens:
                 self.client.tokens.check_usable()  # none at all: raised; else only this account's are gone
-                too_long.setdefault(login, RateLimitWaitTooLong(
-                    key=f"github:{login}", wait_s=0, waited_s=0, cap_s=0, reason="its tokens left the pool"))
+                gone.add(login)
             finally:
                 self._busy[login] -= 1
 
@@ -119,8 +139,24 @@ class AnyAccount:
             return None
         turn = next(self._turn) % len(logins)
         order = logins[turn:] + logins[:turn]
+        if len(order) > 1:
+            for login in order:
+                await self._probe(login)
         now = self.client.clock()
-        return min(order, key=lambda a: (self.client.tokens.blocked_until(f"github:{a}") > now, self._busy.get(a, 0)))
+        return min(order, key=lambda a: (max(0.0, self.client.tokens.blocked_until(f"github:{a}") - now),
+                                         self._busy.get(a, 0)))
+
+    async def _probe(self, login: str) -> None:
+        """Ask the limiter (tokens=0: nothing reserved) whether `login`'s key is paused fleet-wide."""
+        key, now = f"github:{login}", self.client.clock()
+        recently = now - self._probed.get(key, float("-inf")) < self.probe_every_s
+        if recently or self.client.tokens.blocked_until(key) > now:
+            return
+        self._probed[key] = now
+        try:
+            await self.client.limiter.acquire(key, tokens=0, max_wait_s=PROBE_WAIT_S)
+        except WaitTooLong as exc:
+            self.client.tokens.block(key, self.client.clock() + exc.wait_s, "paused fleet-wide by the rate limiter")
 
 
 def _items(page: GitHubResponse, path: str) -> list[Any]:

@@ -90,20 +90,22 @@ class GitHubClient:
         return sorted(self.tokens.accounts())
 
     async def get(self, path: str, params: Mapping[str, Any] | None = None, *, accept: str | None = None,
-                  account: str | None = None, cache: bool = True, known: CachedAnswer | None = None
-                  ) -> GitHubResponse:
+                  account: str | None = None, cache: bool = True, known: CachedAnswer | None = None,
+                  max_limited_wait_s: float | None = None) -> GitHubResponse:
         """GET a path (or an absolute URL on the API, e.g. from a Link header); raises GitHubError.
 
         `cache=False` for an answer nobody will ask for again: it is neither kept nor revalidated.
         `known`: content the caller kept with its ETag (in a database, say): sent as `If-None-Match`,
-        and returned (`from_cache`) when GitHub answers 304."""
+        and returned (`from_cache`) when GitHub answers 304. `max_limited_wait_s`: the longest this call
+        sits out a rate limit GitHub answered (a 403 or 429) before raising `RateLimitWaitTooLong`
+        (`AnyAccount` moves such a call to another account); the limiter's own waits keep `max_wait_s`."""
         url = self._url(path, params)
         media = accept or "application/vnd.github+json"
         waited = 0.0
         while True:
             await self._resolve()
             token = self.tokens.choose(account)
-            waited += await self._wait_block(token.key, waited)
+            waited += await self._wait_block(token.key, waited, max_limited_wait_s)
             revalidate = known if known is not None else (self.cache.get((str(url), media)) if cache else None)
             response, waited = await self._send_retrying(token, url, media, waited, revalidate=revalidate)
             info = self._read_limits(token.key, response)
@@ -191,12 +193,12 @@ class GitHubClient:
                         cap_s=self.policy.max_upstream_s)
         return info
 
-    async def _wait_block(self, key: str, waited: float) -> float:
+    async def _wait_block(self, key: str, waited: float, cap: float | None = None) -> float:
         wait = self.tokens.blocked_until(key) - self.clock()
         if wait <= 0:
             return 0.0
         reason = self.tokens.blocked_reason(key)
-        self._check_cap(key, wait, waited, reason)
+        self._check_cap(key, wait, waited, reason, cap)
         log.info("waiting for github rate limit", key=key, wait_s=round(wait, 3), reason=reason)
         await self.sleep(wait)
         return wait
@@ -208,9 +210,10 @@ class GitHubClient:
             raise RateLimitWaitTooLong(key=key, wait_s=exc.wait_s, waited_s=waited, cap_s=self.max_wait_s,
                                        reason="the rate limiter holds the key") from None
 
-    def _check_cap(self, key: str, wait: float, waited: float, reason: str) -> None:
-        if waited + wait > self.max_wait_s:
-            raise RateLimitWaitTooLong(key=key, wait_s=wait, waited_s=waited, cap_s=self.max_wait_s, reason=reason)
+    def _check_cap(self, key: str, wait: float, waited: float, reason: str, cap: float | None = None) -> None:
+        limit = self.max_wait_s if cap is None else min(cap, self.max_wait_s)
+        if waited + wait > limit:
+            raise RateLimitWaitTooLong(key=key, wait_s=wait, waited_s=waited, cap_s=limit, reason=reason)
 
     def _rate_limited(self, token: Token, verdict: Verdict, info: RateLimitInfo, status: int) -> None:
         now = self.clock()
