@@ -7,6 +7,7 @@ from uuid import uuid4
 
 import asyncpg
 import httpx
+import pytest
 
 from ferry.contracts import JobEvent
 from ferry.jobs.store import OutboxMessage
@@ -150,3 +151,14 @@ async def test_service_recovers_its_consumers_after_losing_the_broker(infra: Inf
             final = await tap.until(job_id, FINAL, timeout=30)
     assert final.type == "completed"
     assert final.succeeded == 3
+
+
+async def test_a_jobs_result_and_its_events_give_one_duration(infra: Infra) -> None:
+    async with toy_service(infra), EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=3, sleep_s=0.3))
+        final = await tap.until(job_id, FINAL)
+    started = next(e for e in tap.of(job_id) if e.type == "started")
+    assert final.type == "completed"
+    span = (final.at - started.at).total_seconds()
+    assert span >= 0.3  # the plan and at least one item's sleep
+    assert final.detail["result"]["duration_s"] == pytest.approx(span, abs=0.002)
