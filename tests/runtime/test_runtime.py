@@ -11,7 +11,8 @@ import pytest
 
 from ferry.contracts import JobEvent
 from ferry.jobs.store import OutboxMessage
-from tests.runtime.harness import CountOptions, EventTap, toy_service
+from ferry.service import DELIVERIES
+from tests.runtime.harness import SERVICE, CountOptions, EventTap, toy_service
 from tests.support.infra import Infra, drop_connections
 
 FINAL = {"completed", "failed", "cancelled", "rejected"}
@@ -162,3 +163,25 @@ async def test_a_jobs_result_and_its_events_give_one_duration(infra: Infra) -> N
     span = (final.at - started.at).total_seconds()
     assert span >= 0.3  # the plan and at least one item's sleep
     assert final.detail["result"]["duration_s"] == pytest.approx(span, abs=0.002)
+
+
+async def test_cancelling_a_job_with_several_steps_running_settles_every_delivery_first_time(infra: Infra) -> None:
+    # Four steps of the job run at once when the cancel lands: the job ends once, the running steps
+    # close themselves, and no delivery is requeued (a lock-order deadlock used to requeue them).
+    requeued = DELIVERIES.labels(SERVICE, "steps", "requeue")
+    before = requeued._value.get()
+    async with toy_service(infra, step_concurrency=4), EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=40, sleep_s=0.4))
+        await tap.until(job_id, {"progress"})
+        await tap.publish("cancel", {"job_id": str(job_id), "requested_by": "test"})
+        final = await tap.until(job_id, FINAL, timeout=30)
+        conn = await asyncpg.connect(infra.database_url)
+        try:
+            async with asyncio.timeout(10):  # every step row closed, none left open
+                while await conn.fetchval("SELECT count(*) FROM toy.job_steps WHERE NOT done"):
+                    await asyncio.sleep(0.1)
+        finally:
+            await conn.close()
+    assert final.type == "cancelled"
+    assert [e.type.value for e in tap.of(job_id)].count("cancelled") == 1
+    assert requeued._value.get() == before
