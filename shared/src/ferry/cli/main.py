@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import typer
 
-from ferry.cli import asset_sync, janitor, jobs, peloton_sync, seeder, users
+from ferry.cli import asset_sync, janitor, jobs, peloton_sync, schedules, seeder, users
 from ferry.cli.context import Deps
 
 SERVICE_MODULES: tuple[Callable[[typer.Typer, Deps], None], ...] = (
@@ -18,6 +18,7 @@ SERVICE_MODULES: tuple[Callable[[typer.Typer, Deps], None], ...] = (
     seeder.register,
     peloton_sync.register,
     asset_sync.register,
+    schedules.register,
 )
 """Each service's `register`: adds `ferry <service> <command> ...`."""
 
