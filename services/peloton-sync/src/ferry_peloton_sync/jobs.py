@@ -8,7 +8,9 @@ last open step writes the report.
 
 from __future__ import annotations
 
-from pydantic import ConfigDict
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from ferry.contracts import JobStatus
 from ferry.contracts.peloton_sync import SyncClassLibraryOptions
@@ -34,15 +36,44 @@ LISTING_RETRY_S = 30.0
 
 
 class PageStep(StepPayload):
-    """One page of the class listing (its fields are library_sync's; to be typed one by one)."""
+    """One page of one discipline's archived list, and the pages of it seen so far (they steer the next)."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    kind: Literal["page"] = "page"
+    discipline: str = Field(description="The fitness discipline (browse_category) this chain of pages lists.")
+    page: int = Field(ge=0, description="The page to fetch (0-based, newest first).")
+    seen: tuple[tuple[int, int, int, int], ...] = Field(
+        (), description="Pages fetched before: (page, classes, newest and oldest original_air_time).")
+
+
+class DisciplineSummary(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    pages: int = 0
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: int = 0
 
 
 class SyncData(JobData):
-    """The job's summary data (library_sync's fields; to be typed one by one)."""
+    """The job's summary data: what the plan chose, then (at the end) the seed's counts and report."""
 
-    model_config = ConfigDict(frozen=True, extra="allow")
+    connection: str = Field("", description="The connection used (its email, else its username).")
+    username: str = Field("", description="The connection's leaderboard username (steps use it).")
+    window: str = Field("", description="The date window's line, e.g. 'Filtering by December 2025: ...'.")
+    disciplines: tuple[str, ...] = ()
+    dry_run: bool = False
+    limit_reached: bool = False
+    disciplines_summary: dict[str, DisciplineSummary] = Field(default_factory=dict)
+    pages: int = 0
+    fetched: int = 0
+    created: int = 0
+    updated: int = 0
+    skipped: int = 0
+    errors: int = 0
+    report: tuple[str, ...] = Field((), description="The report's lines, as sync_class_library printed them.")
+    summary: str = ""
 
 
 def _result(outcome: Outcome, before: SyncData) -> StepResult[PageStep, SyncData]:
@@ -83,9 +114,9 @@ class SyncClassLibraryJob(JobHandler[SyncClassLibraryOptions, PageStep, SyncData
             def status(message: str) -> None:
                 step.status = message
 
-            outcome = await library_sync.page(self.resources, step.conn, step.job_id, step.options,
-                                              step.data.model_dump(), step.payload.model_dump(), step.attempt,
-                                              on_status=status)
+            outcome = await library_sync.page(
+                self.resources, step.conn, step.job_id, step.options, step.data.model_dump(mode="json"),
+                step.payload.model_dump(mode="json"), step.attempt, on_status=status)
         except (NoConnection, AuthFailed) as exc:
             raise JobFailed(str(exc)) from exc
         except RateLimitWaitTooLong as exc:
@@ -99,5 +130,5 @@ class SyncClassLibraryJob(JobHandler[SyncClassLibraryOptions, PageStep, SyncData
     async def on_job_end(self, job: FinishedJob[SyncClassLibraryOptions, SyncData]) -> JobSummary[SyncData]:
         if job.state is not JobStatus.COMPLETED or job.options is None:
             return await super().on_job_end(job)
-        data, line = await library_sync.end(job.conn, job.job_id, job.options, job.data.model_dump())
+        data, line = await library_sync.end(job.conn, job.job_id, job.options, job.data.model_dump(mode="json"))
         return JobSummary(line, SyncData.model_validate({**job.data.model_dump(), **data, "summary": line}))

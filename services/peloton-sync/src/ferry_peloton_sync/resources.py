@@ -57,8 +57,10 @@ async def check_startup(conn: asyncpg.Connection, settings: PelotonSettings) -> 
 class Resources:
     """Builds the client once; `aclose()` releases what was built."""
 
-    def __init__(self, settings: PelotonSettings, pool: asyncpg.Pool, limiter: LimiterFactory = amqp_limiter) -> None:
+    def __init__(self, settings: PelotonSettings, pool: asyncpg.Pool, limiter: LimiterFactory = amqp_limiter, *,
+                 close_limiter: bool = True) -> None:
         self.settings, self.pool, self.limiter_factory = settings, pool, limiter
+        self.close_limiter = close_limiter  # False when the lifespan's limiter is closed by its owner
         self._lock = asyncio.Lock()
         self._client: PelotonClient | None = None
         self._http: httpx.AsyncClient | None = None
@@ -84,7 +86,7 @@ class Resources:
     async def aclose(self) -> None:
         if self._http is not None:
             await self._http.aclose()
-        close = getattr(self._limiter, "close", None)
+        close = getattr(self._limiter, "close", None) if self.close_limiter else None
         if close is not None:
             await close()
         self._client = self._http = self._limiter = None
