@@ -3,6 +3,8 @@ Peloton sandbox."""
 
 from __future__ import annotations
 
+import asyncio
+
 import asyncpg
 import httpx
 
@@ -180,3 +182,28 @@ async def test_delay_spaces_the_jobs_calls(infra: Infra) -> None:
         spans = [calls[i + 5] - calls[i] for i in range(len(calls) - 5)]
         assert min(spans) >= 4 * 0.1 * 0.9, spans
         assert calls[-1] - calls[0] >= (len(calls) - 2) * 0.1
+
+
+async def test_a_429_pauses_the_users_bucket_for_the_whole_fleet(infra: Infra) -> None:
+    from ferry.ratelimit import AmqpLimiter
+
+    await _connect(infra)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        async with httpx.AsyncClient() as http:
+            await sandbox.faults(http, rate_limit_next=1, retry_after_s=3)
+        other = await AmqpLimiter.connect(infra.amqp_url, client="another-replica")
+        try:
+            job = asyncio.create_task(run_job(tap, year=2025, month=12, disciplines="running", limit=2))
+            async with asyncio.timeout(20):
+                while 429 not in [e["status"] for e in sandbox.log()]:
+                    await asyncio.sleep(0.02)
+            limited_at = next(e["at"] for e in sandbox.log() if e["status"] == 429)
+            await asyncio.sleep(0.3)  # the worker's report reaches the limiter
+            waited = await other.acquire(f"peloton:{USER}")  # another worker of the fleet, same account
+            done = await job
+        finally:
+            await other.close()
+        assert done.type == "completed", done.message
+        assert waited >= 3 - 0.3 - 0.5, waited
+        after = [e["at"] for e in sandbox.log() if e["at"] > limited_at]
+        assert min(after) - limited_at >= 3 * 0.9  # the worker itself waited the Retry-After out
