@@ -21,6 +21,7 @@ from starlette.applications import Starlette
 from starlette.routing import Mount
 
 from ferry_sandbox.config import SandboxConfig, default_config
+from ferry_sandbox.content import CONTENT_PREFIX, create_content_app
 from ferry_sandbox.github import create_app
 from ferry_sandbox.peloton import PELOTON_PREFIX, create_peloton_app
 
@@ -51,9 +52,10 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def create_sandbox_app(config: SandboxConfig) -> Starlette:
-    """GitHub's fake at `/`, Peloton's at `/peloton`. The Peloton mount comes first: GitHub's app answers
-    every path (its catch-all route), so mounted inside it Peloton's requests would reach GitHub's."""
-    return Starlette(routes=[Mount(PELOTON_PREFIX, create_peloton_app()), Mount("/", create_app(config))])
+    """GitHub's fake at `/`, Peloton's at `/peloton`, the content fakes at `/content`. Those mounts comes first: GitHub's app answers
+    every path (its catch-all route), so mounted inside it their requests would reach GitHub's."""
+    return Starlette(routes=[Mount(PELOTON_PREFIX, create_peloton_app()), Mount(CONTENT_PREFIX, create_content_app()),
+                             Mount("/", create_app(config))])
 
 
 if __name__ == "__main__":

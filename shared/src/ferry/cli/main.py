@@ -10,7 +10,7 @@ from collections.abc import Callable
 
 import typer
 
-from ferry.cli import asset_sync, janitor, jobs, peloton_sync, schedules, seeder, users
+from ferry.cli import asset_sync, content_fetch, janitor, jobs, peloton_sync, schedules, seeder, users
 from ferry.cli.context import Deps
 
 SERVICE_MODULES: tuple[Callable[[typer.Typer, Deps], None], ...] = (
@@ -19,6 +19,7 @@ SERVICE_MODULES: tuple[Callable[[typer.Typer, Deps], None], ...] = (
     peloton_sync.register,
     asset_sync.register,
     schedules.register,
+    content_fetch.register,
 )
 """Each service's `register`: adds `ferry <service> <command> ...`."""
 

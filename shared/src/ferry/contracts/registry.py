@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from ferry.contracts.asset_sync import PullAndCleanOptions
 from ferry.contracts.base import Options
+from ferry.contracts.content_fetch import FetchOptions
 from ferry.contracts.janitor import ClearOptions, SeedDemoOptions
 from ferry.contracts.peloton_sync import SyncClassLibraryOptions
 from ferry.contracts.seeder import SeedOptions
@@ -34,6 +35,7 @@ COMMANDS: dict[tuple[str, str], CommandSpec] = {
         CommandSpec("gh-seeder", "seed", SeedOptions, "seed_real_projects"),
         CommandSpec("peloton-sync", "sync-class-library", SyncClassLibraryOptions, "sync_class_library"),
         CommandSpec("asset-sync", "pull-and-clean", PullAndCleanOptions, "pull_and_clean_assets"),
+        CommandSpec("content-fetch", "fetch", FetchOptions, "fetch_all_content"),
     )
 }
 

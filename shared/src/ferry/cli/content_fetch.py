@@ -1,0 +1,117 @@
+"""`ferry content-fetch fetch ...`: fetch MCQs and current affairs (replaces `fetch_all_content`).
+
+`--type both|mcq|current_affairs` as the command had it (a bad type is refused before anything is
+published, naming the allowed ones); `--timeout` fails a job that runs longer. With `--wait` the
+result's ProcessingLog fields are printed (per-type statuses, counts, one line per source).
+
+`--schedule HH:MM` asked the old command to run itself daily. ferry keeps schedules in the status
+service instead; until this CLI can create them there, the flag is checked and then refused with a
+message saying how to schedule the job meanwhile: it is never silently ignored.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from ferry.cli.context import Deps, Output, guard
+from ferry.cli.errors import Refused
+from ferry.cli.flags import in_range, metavar, one_of
+from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
+from ferry.cli.submit import bounds, build_options, submit
+from ferry.contracts.content_fetch import ContentType, FetchOptions, check_daily_time
+
+SERVICE = "content-fetch"
+COMMAND = "fetch"
+_TYPES = [t.value for t in ContentType]
+_TIMEOUT = bounds(FetchOptions, "timeout_s")
+
+
+def _help(field: str) -> str:
+    return str(FetchOptions.model_fields[field].description)
+
+
+def _timeout(value: int | None) -> int | None:
+    return None if value is None else in_range(*_TIMEOUT)(value)
+
+
+def _schedule(value: str | None) -> str | None:
+    if value is None:
+        return None
+    try:
+        return check_daily_time(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def schedule_refusal(at: str, content_type: str) -> Refused:
+    """Why `--schedule` publishes nothing yet, and what to do instead."""
+    hour, minute = at.split(":")
+    return Refused(
+        f"--schedule {at}: daily runs are kept as schedules by the status service, and this ferry cannot "
+        "create one there yet, so nothing was published. Meanwhile run it from cron or a Kubernetes CronJob "
+        f"(deploy/base/cronjobs): `{int(minute)} {int(hour)} * * * ferry content-fetch fetch --type {content_type}`"
+    )
+
+
+def print_processing_log(output: Output, result: dict[str, Any]) -> None:
+    """The ProcessingLog of a finished job: per-type statuses, counts, and one line per source."""
+    if "mcq_status" not in result:
+        return
+    output.say(f"MCQ: {result.get('mcq_status')}")
+    output.say(f"Current affairs: {result.get('current_affairs_status')}")
+    output.say(
+        f"Items: {int(result.get('total_items') or 0):,} fetched, {int(result.get('processed_items') or 0):,} "
+        f"processed, {int(result.get('success_count') or 0):,} succeeded ({int(result.get('new_items') or 0):,} "
+        f"new), {int(result.get('error_count') or 0):,} errors"
+    )
+    for entry in result.get("log_details") or []:
+        if not isinstance(entry, dict):
+            continue
+        if entry.get("error"):
+            what = f"ERROR {entry['error']}"
+        elif entry.get("unchanged"):
+            what = "unchanged since the last fetch"
+        else:
+            what = f"{entry.get('fetched', 0)} fetched, {entry.get('new', 0)} new, {entry.get('duplicates', 0)} dup"
+        output.say(f"  {entry.get('source')} ({entry.get('type')}): {what} [{float(entry.get('duration_s') or 0):.2f}s]")
+
+
+def register(app: typer.Typer, deps: Deps) -> None:
+    """Add `ferry content-fetch fetch` to `app`."""
+    sub = typer.Typer(help="Fetch MCQ and current-affairs content.", no_args_is_help=True)
+    app.add_typer(sub, name=SERVICE)
+
+    @sub.command(COMMAND)
+    @guard
+    def fetch(
+        content_type: Annotated[
+            str, typer.Option("--type", callback=one_of(_TYPES), metavar=metavar(_TYPES), help=_help("type"))
+        ] = ContentType.BOTH.value,
+        timeout: Annotated[
+            int | None, typer.Option("--timeout", callback=_timeout, help=_help("timeout_s"))
+        ] = None,
+        schedule: Annotated[
+            str | None,
+            typer.Option(
+                "--schedule", callback=_schedule, metavar="HH:MM",
+                help="Run daily at this time (UTC): kept by the status service's schedules; refused until this "
+                "CLI can create them (nothing is published).",
+            ),
+        ] = None,
+        dry_run: Annotated[bool, typer.Option("--dry-run", help=_help("dry_run"))] = False,
+        wait: WaitFlag = False,
+        json_output: JsonFlag = False,
+        job_id: JobIdOption = None,
+    ) -> None:
+        """Fetch MCQ and/or current-affairs content from the configured sources (replaces fetch_all_content)."""
+        output = Output(json_mode=json_output)
+        options = build_options(FetchOptions, type=content_type, timeout_s=timeout, dry_run=dry_run)
+        if schedule is not None:
+            raise schedule_refusal(schedule, options.type.value)
+        code = submit(
+            deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
+            wait=wait, on_result=print_processing_log,
+        )
+        raise typer.Exit(code)
