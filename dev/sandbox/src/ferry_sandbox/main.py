@@ -52,8 +52,9 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def create_sandbox_app(config: SandboxConfig) -> Starlette:
-    """GitHub's fake at `/`, Peloton's at `/peloton`, the content fakes at `/content`. Those mounts comes first: GitHub's app answers
-    every path (its catch-all route), so mounted inside it their requests would reach GitHub's."""
+    """GitHub's fake at `/`, Peloton's at `/peloton`, the content fakes at `/content`. Those mounts come
+    first: GitHub's app answers every path (its catch-all route), so mounted inside it their requests
+    would reach GitHub's."""
     return Starlette(routes=[Mount(PELOTON_PREFIX, create_peloton_app()), Mount(CONTENT_PREFIX, create_content_app()),
                              Mount("/", create_app(config))])
 

@@ -75,7 +75,8 @@ def print_processing_log(output: Output, result: dict[str, Any]) -> None:
             what = "unchanged since the last fetch"
         else:
             what = f"{entry.get('fetched', 0)} fetched, {entry.get('new', 0)} new, {entry.get('duplicates', 0)} dup"
-        output.say(f"  {entry.get('source')} ({entry.get('type')}): {what} [{float(entry.get('duration_s') or 0):.2f}s]")
+        took = float(entry.get("duration_s") or 0)
+        output.say(f"  {entry.get('source')} ({entry.get('type')}): {what} [{took:.2f}s]")
 
 
 def register(app: typer.Typer, deps: Deps) -> None:

@@ -1,0 +1,115 @@
+"""content-fetch against the real broker and database: the content sandbox served over HTTP in this
+process (the fake Open Trivia DB and feeds), the real rate-limiter service, and the service in-process."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import aio_pika
+import asyncpg
+import httpx
+import uvicorn
+
+from ferry import topology
+from ferry.contracts import Command
+from ferry.contracts.content_fetch import FetchOptions
+from ferry.ratelimit import LimitRule
+from ferry.service import create_app as create_service_app
+from ferry_content_fetch.main import SPEC
+from ferry_content_fetch.settings import ContentFetchSettings
+from ferry_rate_limiter.app import create_app as create_limiter_app
+from ferry_rate_limiter.settings import RateLimiterSettings
+from ferry_sandbox.content import ContentState, create_content_app
+from ferry_sandbox.content_config import ContentConfig
+from tests.runtime.harness import EventTap
+from tests.support.infra import Infra, free_port
+
+FINAL = {"completed", "failed", "cancelled", "rejected"}
+
+
+@dataclass
+class Box:
+    url: str
+    state: ContentState
+
+    def trivia(self, site: str = "opentdb", **query: Any) -> str:
+        return f"{self.url}/trivia/{site}/api.php"
+
+    def feed(self, name: str) -> str:
+        return f"{self.url}/feeds/{name}.xml"
+
+    async def patch(self, patch: dict[str, Any]) -> None:
+        async with httpx.AsyncClient() as client:
+            (await client.post(f"{self.url}/_sandbox/config", json=patch)).raise_for_status()
+
+    async def publish(self, feed: str, count: int) -> None:
+        async with httpx.AsyncClient() as client:
+            (await client.post(f"{self.url}/_sandbox/feeds/{feed}/publish", json={"count": count})).raise_for_status()
+
+
+@asynccontextmanager
+async def serve_content(config: ContentConfig | None = None) -> AsyncIterator[Box]:
+    app = create_content_app(config)
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None,
+                                           lifespan="off"))
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.02)
+    try:
+        yield Box(f"http://127.0.0.1:{port}", app.state.content)
+    finally:
+        server.should_exit = True
+        await task
+
+
+def trivia_source(box: Box, name: str, site: str = "opentdb", **options: Any) -> dict[str, Any]:
+    return {"name": name, "kind": "opentdb", "url": box.trivia(site), "rate_key": f"http:trivia-{site}",
+            "options": options}
+
+
+def feed_source(box: Box, name: str, feed: str, **options: Any) -> dict[str, Any]:
+    return {"name": name, "kind": "feed", "url": box.feed(feed), "rate_key": "http:feeds", "options": options}
+
+
+@asynccontextmanager
+async def stack(infra: Infra, sources: list[dict[str, Any]], **settings: Any) -> AsyncIterator[None]:
+    """The real rate limiter (trivia sites at one call per 5 s, as the API allows) and the service."""
+    limiter = create_limiter_app(RateLimiterSettings(
+        amqp_url=infra.amqp_url, database_url=infra.database_url,
+        rate_limits={"http:feeds": LimitRule(rate=200, burst=50)},
+    ))
+    service_settings = ContentFetchSettings(amqp_url=infra.amqp_url, database_url=infra.database_url,
+                                            content_sources=sources, **settings)
+    app = create_service_app(SPEC, service_settings)
+    async with limiter.router.lifespan_context(limiter), app.router.lifespan_context(app):
+        yield
+
+
+async def start(tap: EventTap, job_id: UUID | None = None, **options: Any) -> UUID:
+    envelope = Command[FetchOptions](job_id=job_id or uuid4(), requested_by="test", options=FetchOptions(**options))
+    exchange = await tap.channel.get_exchange(topology.COMMANDS.name)
+    await exchange.publish(
+        aio_pika.Message(envelope.model_dump_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
+        routing_key="content-fetch.fetch",
+    )
+    return envelope.job_id
+
+
+async def query(infra: Infra, sql: str, *args: Any) -> list[asyncpg.Record]:
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
+
+
+def by_source(result: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {entry["source"]: entry for entry in result["log_details"]}

@@ -1,0 +1,91 @@
+"""`content-fetch.fetch` end to end: the content sandbox, the real rate limiter, broker and database."""
+
+from __future__ import annotations
+
+from tests.content_fetch.harness import FINAL, by_source, feed_source, query, serve_content, stack, start, trivia_source
+from tests.runtime.harness import EventTap
+from tests.support.infra import Infra
+
+
+async def test_both_stores_mcqs_and_headlines_and_a_rerun_adds_nothing(infra: Infra) -> None:
+    async with serve_content() as box:
+        sources = [trivia_source(box, "general", amount=10, category=9),
+                   feed_source(box, "world", "world"), feed_source(box, "tech", "tech")]
+        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
+            first = await tap.until(await start(tap, type="both"), FINAL, timeout=60)
+            second = await tap.until(await start(tap, type="both"), FINAL, timeout=60)
+        feed_stats = box.state.stats()["feeds"]
+    assert first.type == "completed", first.message
+    result = first.detail["result"]
+    assert result["mcq_status"] == "✓ Completed"
+    assert result["current_affairs_status"] == "✓ Completed"
+    assert (result["total_items"], result["new_items"], result["error_count"]) == (10 + 20 + 15, 45, 0)
+    assert result["success_count"] == result["processed_items"] == 45
+    logs = by_source(result)
+    assert (logs["general"]["fetched"], logs["general"]["new"]) == (10, 10)
+    assert (logs["world"]["new"], logs["tech"]["new"]) == (20, 15)
+    questions = await query(infra, "SELECT question, correct_answer FROM content_fetch.mcq_questions")
+    assert len(questions) == 20  # ten from each run: the session token never returns a question twice
+    assert all("&quot;" not in q["question"] and "&#039;" not in q["question"] for q in questions)
+    headlines = await query(infra, "SELECT source, title FROM content_fetch.headlines")
+    assert sorted({h["source"] for h in headlines}) == ["tech", "world"] and len(headlines) == 35
+    # the second run: the feeds answer 304 (nothing parsed), the token gives new questions only
+    assert second.type == "completed", second.message
+    again = second.detail["result"]
+    assert by_source(again)["world"]["unchanged"] and by_source(again)["tech"]["unchanged"]
+    assert again["unchanged_sources"] == 2
+    assert feed_stats["world"]["not_modified"] == 1 and feed_stats["tech"]["not_modified"] == 1
+    assert (by_source(again)["general"]["new"], by_source(again)["general"]["duplicates"]) == (10, 0)
+    assert len(await query(infra, "SELECT 1 FROM content_fetch.headlines")) == 35
+
+
+async def test_one_type_skips_the_other_and_a_failing_source_leaves_the_rest_done(infra: Infra) -> None:
+    async with serve_content() as box:
+        await box.patch({"feeds": {"world": {"fail_next": 5}}})
+        sources = [trivia_source(box, "general", amount=5),
+                   feed_source(box, "world", "world"), feed_source(box, "broken", "broken"),
+                   feed_source(box, "tech", "tech")]
+        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
+            news = await tap.until(await start(tap, type="current_affairs"), FINAL, timeout=60)
+            mcq = await tap.until(await start(tap, type="mcq"), FINAL, timeout=60)
+    assert news.type == "completed", news.message
+    result = news.detail["result"]
+    assert result["mcq_status"] == "skipped"
+    assert result["current_affairs_status"].startswith("✗ Failed: ")
+    assert "world: HTTP 503" in result["current_affairs_status"]
+    assert "broken: malformed feed: " in result["current_affairs_status"]
+    logs = by_source(result)
+    assert set(logs) == {"world", "broken", "tech"}
+    assert logs["tech"]["new"] == 15 and logs["tech"]["error"] is None
+    assert result["error_count"] == 2
+    assert news.failed == 2
+    assert mcq.detail["result"]["current_affairs_status"] == "skipped"
+    assert mcq.detail["result"]["mcq_status"] == "✓ Completed"
+
+
+async def test_a_job_past_its_timeout_fails_naming_the_source_still_running(infra: Infra) -> None:
+    async with serve_content() as box:
+        sources = [feed_source(box, "slow", "slow"), feed_source(box, "tech", "tech")]
+        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
+            done = await tap.until(await start(tap, type="current_affairs", timeout_s=2), FINAL, timeout=60)
+    assert done.type == "failed"
+    assert done.message.startswith("timed out after 2 s; still running: slow")
+    result = done.detail["result"]
+    assert result["timed_out"] is True
+    assert result["current_affairs_status"].startswith("✗ Failed: timed out after 2 s")
+
+
+async def test_questions_met_again_are_counted_as_duplicates_not_stored_twice(infra: Infra) -> None:
+    # Without a session token, a bank of 2 questions per category answers amount=2 with the same two.
+    async with serve_content() as box:
+        await box.patch({"trivia": {"opentdb": {"per_category": 2}}})
+        sources = [trivia_source(box, "tiny", amount=2, category=17, encode="base64", use_token=False)]
+        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
+            first = await tap.until(await start(tap, type="mcq"), FINAL, timeout=60)
+            second = await tap.until(await start(tap, type="mcq"), FINAL, timeout=60)
+    assert (first.succeeded, first.skipped) == (2, 0), first.message
+    assert (second.succeeded, second.skipped) == (0, 2), second.message
+    assert by_source(second.detail["result"])["tiny"]["duplicates"] == 2
+    rows = await query(infra, "SELECT category, question FROM content_fetch.mcq_questions")
+    assert len(rows) == 2
+    assert {r["category"] for r in rows} == {"Science & Nature"}  # base64 decoded
