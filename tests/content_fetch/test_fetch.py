@@ -28,13 +28,16 @@ async def test_both_stores_mcqs_and_headlines_and_a_rerun_adds_nothing(infra: In
     assert len(questions) == 20  # ten from each run: the session token never returns a question twice
     assert all("&quot;" not in q["question"] and "&#039;" not in q["question"] for q in questions)
     headlines = await query(infra, "SELECT source, title FROM content_fetch.headlines")
-    assert sorted({h["source"] for h in headlines}) == ["tech", "world"] and len(headlines) == 35
+    assert sorted({h["source"] for h in headlines}) == ["tech", "world"]
+    assert len(headlines) == 35
     # the second run: the feeds answer 304 (nothing parsed), the token gives new questions only
     assert second.type == "completed", second.message
     again = second.detail["result"]
-    assert by_source(again)["world"]["unchanged"] and by_source(again)["tech"]["unchanged"]
+    assert by_source(again)["world"]["unchanged"]
+    assert by_source(again)["tech"]["unchanged"]
     assert again["unchanged_sources"] == 2
-    assert feed_stats["world"]["not_modified"] == 1 and feed_stats["tech"]["not_modified"] == 1
+    assert feed_stats["world"]["not_modified"] == 1
+    assert feed_stats["tech"]["not_modified"] == 1
     assert (by_source(again)["general"]["new"], by_source(again)["general"]["duplicates"]) == (10, 0)
     assert len(await query(infra, "SELECT 1 FROM content_fetch.headlines")) == 35
 
@@ -56,7 +59,8 @@ async def test_one_type_skips_the_other_and_a_failing_source_leaves_the_rest_don
     assert "broken: malformed feed: " in result["current_affairs_status"]
     logs = by_source(result)
     assert set(logs) == {"world", "broken", "tech"}
-    assert logs["tech"]["new"] == 15 and logs["tech"]["error"] is None
+    assert logs["tech"]["new"] == 15
+    assert logs["tech"]["error"] is None
     assert result["error_count"] == 2
     assert news.failed == 2
     assert mcq.detail["result"]["current_affairs_status"] == "skipped"

@@ -5,8 +5,8 @@ published, naming the allowed ones); `--timeout` fails a job that runs longer. W
 result's ProcessingLog fields are printed (per-type statuses, counts, one line per source).
 
 `--schedule HH:MM` asked the old command to run itself daily. ferry keeps schedules in the status
-service instead; until this CLI can create them there, the flag is checked and then refused with a
-message saying how to schedule the job meanwhile: it is never silently ignored.
+service instead: the flag creates a daily schedule there (UTC) for the same options, and publishes
+no job now; `ferry schedules list|pause|delete` manage it.
 """
 
 from __future__ import annotations
@@ -16,9 +16,9 @@ from typing import Annotated, Any
 import typer
 
 from ferry.cli.context import Deps, Output, guard
-from ferry.cli.errors import Refused
 from ferry.cli.flags import in_range, metavar, one_of
 from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
+from ferry.cli.schedules import create_schedule
 from ferry.cli.submit import bounds, build_options, submit
 from ferry.contracts.content_fetch import ContentType, FetchOptions, check_daily_time
 
@@ -43,16 +43,6 @@ def _schedule(value: str | None) -> str | None:
         return check_daily_time(value)
     except ValueError as exc:
         raise typer.BadParameter(str(exc)) from None
-
-
-def schedule_refusal(at: str, content_type: str) -> Refused:
-    """Why `--schedule` publishes nothing yet, and what to do instead."""
-    hour, minute = at.split(":")
-    return Refused(
-        f"--schedule {at}: daily runs are kept as schedules by the status service, and this ferry cannot "
-        "create one there yet, so nothing was published. Meanwhile run it from cron or a Kubernetes CronJob "
-        f"(deploy/base/cronjobs): `{int(minute)} {int(hour)} * * * ferry content-fetch fetch --type {content_type}`"
-    )
 
 
 def print_processing_log(output: Output, result: dict[str, Any]) -> None:
@@ -97,8 +87,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
             str | None,
             typer.Option(
                 "--schedule", callback=_schedule, metavar="HH:MM",
-                help="Run daily at this time (UTC): kept by the status service's schedules; refused until this "
-                "CLI can create them (nothing is published).",
+                help="Instead of running now, create a daily schedule at this time (UTC) in the status service.",
             ),
         ] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help=_help("dry_run"))] = False,
@@ -110,7 +99,9 @@ def register(app: typer.Typer, deps: Deps) -> None:
         output = Output(json_mode=json_output)
         options = build_options(FetchOptions, type=content_type, timeout_s=timeout, dry_run=dry_run)
         if schedule is not None:
-            raise schedule_refusal(schedule, options.type.value)
+            code = create_schedule(deps, output, deps.load_settings(), service=SERVICE, command=COMMAND,
+                                   options=options, schedule=schedule)
+            raise typer.Exit(code)
         code = submit(
             deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
             wait=wait, on_result=print_processing_log,
