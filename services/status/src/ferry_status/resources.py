@@ -20,7 +20,7 @@ from ferry import topology
 from ferry.contracts import services
 from ferry.db import connect, create_pool, ensure_database
 from ferry.jobs.infra import is_outage
-from ferry_status import SERVICE, store
+from ferry_status import SERVICE, retention, store
 from ferry_status.commands import CommandRecorder
 from ferry_status.errors import PublishFailed
 from ferry_status.ingest import Ingester
@@ -170,7 +170,12 @@ def background_loops(res: Resources) -> list[Periodic]:
 
     res.scheduler = Scheduler(res.pool, publish, grace_s=settings.status_schedule_grace_s)
     stall_interval = min(30.0, max(0.5, settings.status_stalled_after_s / 10))
+    async def retention_pass() -> None:
+        await retention.run_if_due(res.pool, events_days=settings.status_retention_days,
+                                   jobs_days=settings.job_retention_days, batch=settings.status_retention_batch)
+
     return [
+        Periodic("retention", 300.0, retention_pass),
         Periodic("stall_check", stall_interval, check_stalled),
         Periodic("scheduler", settings.status_scheduler_tick_s, res.scheduler.tick),
     ]

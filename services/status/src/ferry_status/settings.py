@@ -35,3 +35,19 @@ class StatusSettings(FerrySettings):
         description="A due time older than this when a replica first sees it was missed (every replica down): "
         "fired once or skipped by the schedule's `catch_up`.",
     )
+    status_retention_days: int = Field(
+        90, ge=1, le=36_500,
+        description="Events of jobs finished longer ago than this are deleted (daily, in batches).",
+    )
+    status_job_retention_days: int | None = Field(
+        None, ge=1, le=36_500,
+        description="Finished jobs' summary rows are deleted after this many days (default: with their events; "
+        "set it higher to keep summaries longer).",
+    )
+    status_retention_batch: int = Field(
+        5_000, ge=1, le=100_000, description="Most rows one retention transaction deletes.",
+    )
+
+    @property
+    def job_retention_days(self) -> int:
+        return max(self.status_retention_days, self.status_job_retention_days or self.status_retention_days)
