@@ -156,3 +156,21 @@ def test_cancel_without_service_looks_the_job_up(ferry: Ferry, infra: Infra) -> 
     unknown = ferry("cancel", str(uuid4()), status=FakeStatus(lambda _id, _call: None))
     assert unknown.exit_code == 1
     assert "--service" in unknown.stderr
+
+
+@pytest.mark.parametrize("final", ["completed", "failed", "cancelled", "rejected"])
+def test_cancel_of_a_finished_job_says_it_ended_and_publishes_nothing(
+    ferry: Ferry, infra: Infra, final: str
+) -> None:
+    job_id = str(uuid4())
+    result = ferry("cancel", job_id, status=FakeStatus(lambda _id, _call: job(final)))
+    assert result.exit_code == 1, result.output
+    assert f"already ended: {final}" in result.stderr
+    assert "Asked" not in result.stdout
+    assert published(infra) == []
+
+
+def test_version_prints_the_installed_version(ferry: Ferry) -> None:
+    result = ferry("--version")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("ferry 0.")

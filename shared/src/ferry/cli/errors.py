@@ -4,6 +4,7 @@
 |--------------------|------|-------------------------------------------------------------|
 | `Refused`          | 2    | the CLI will not act as asked (no terminal to confirm on)    |
 | `JobNotFound`      | 1    | the status service does not know the job                     |
+| `JobEnded`         | 1    | a cancel asked for a job that has already finished           |
 | `StatusApiError`   | 1    | the status service refused a request (4xx)                    |
 | `StatusUnreachable`| 3    | the status service cannot be reached or is failing (5xx)      |
 | `BrokerUnreachable`| 3    | RabbitMQ cannot be reached                                    |
@@ -30,6 +31,10 @@ class Refused(CliError):
 
 class JobNotFound(CliError):
     """The status service has no such job."""
+
+
+class JobEnded(CliError):
+    """The job asked about has already finished: there is nothing left to cancel."""
 
 
 class StatusApiError(CliError):

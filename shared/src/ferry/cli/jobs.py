@@ -8,11 +8,11 @@ from uuid import UUID
 import typer
 
 from ferry.cli.context import Deps, Output, guard, requested_by
-from ferry.cli.errors import JobNotFound
+from ferry.cli.errors import JobEnded, JobNotFound
 from ferry.cli.publish import publish
 from ferry.cli.render import job_card, jobs_table
 from ferry.cli.submit import finish, wait_for
-from ferry.contracts import CANCEL, CancelCommand, JobStatus, services
+from ferry.contracts import CANCEL, FINISHED_STATUSES, CancelCommand, JobStatus, services
 
 StatusFilter = typer.Option("--status", help="Only jobs with this status.", case_sensitive=False)
 
@@ -87,6 +87,10 @@ def register(app: typer.Typer, deps: Deps) -> None:
             if job is None:
                 raise JobNotFound(f"job {job_id} not found in the status service; pass --service to cancel it anyway")
             service = str(job["service"])
+            status_now = str(job.get("status", ""))
+            if status_now in {s.value for s in FINISHED_STATUSES}:
+                # Publishing would be a no-op the service ignores; say so instead of claiming success.
+                raise JobEnded(f"job {job_id} already ended: {status_now}; nothing to cancel")
         publish(settings.amqp_url, service, CANCEL, CancelCommand(job_id=job_id, requested_by=requested_by()))
         if json_output:
             output.emit_json({"job_id": str(job_id), "service": service, "routing_key": f"{service}.{CANCEL}"})

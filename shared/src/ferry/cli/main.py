@@ -7,6 +7,7 @@ Adding a service's commands is one module with a `register(app, deps)` function,
 from __future__ import annotations
 
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 
 import typer
 
@@ -38,11 +39,31 @@ def create_app(deps: Deps | None = None) -> typer.Typer:
         pretty_exceptions_show_locals=False,
         add_completion=False,
     )
+    @app.callback()
+    def root(
+        show_version: bool = typer.Option(
+            False, "--version", is_eager=True, callback=_print_version, help="Print ferry's version and exit."
+        ),
+    ) -> None:
+        """Publish jobs to ferry's services and follow them through the status service."""
+
     jobs.register(app, deps)
     users.register(app, deps)
     for register in SERVICE_MODULES:
         register(app, deps)
     return app
+
+
+def _print_version(value: bool) -> None:
+    """`--version`: the installed `ferry` distribution's version, then exit before any command."""
+    if not value:
+        return
+    try:
+        installed = version("ferry")
+    except PackageNotFoundError:
+        installed = "unknown"
+    typer.echo(f"ferry {installed}")
+    raise typer.Exit(0)
 
 
 def main() -> None:
