@@ -66,7 +66,7 @@ def test_a_janitor_killed_mid_job_finishes_after_restart_with_exact_counts(slow_
     stack.janitor.start()  # the replica comes back (same queues, same database)
     stack.janitor.wait_ready()
     done = stack.wait_job(job_id, {"completed", "failed"}, timeout=180)
-    assert done["status"] == "completed"
+    assert done["status"] == "completed", (done.get("error"), done.get("message"))
     assert stack.counts() == {**before, "PENDING": 0}
     assert done["total"] == before["PENDING"]
     assert done["succeeded"] == before["PENDING"]  # nothing lost, nothing counted twice
@@ -112,7 +112,7 @@ def test_a_job_running_through_a_broker_restart_completes_with_exact_counts(slow
     for service in (stack.status, stack.janitor):  # both get their consumers back
         service.wait_ready(timeout=60)
     done = stack.wait_job(job_id, {"completed", "failed", "cancelled"}, timeout=180)
-    assert done["status"] == "completed"
+    assert done["status"] == "completed", (done.get("error"), done.get("message"))
     assert stack.counts() == {**before, "PENDING": 0}
     assert done["succeeded"] == before["PENDING"]
     events = httpx.get(f"{stack.status.url}/jobs/{job_id}/events", timeout=10).json()
