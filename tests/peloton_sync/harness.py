@@ -33,6 +33,9 @@ KEY = Fernet.generate_key().decode()
 DEMO_ACCESS = "plt_test_access_0000000000000001"
 DEMO_REFRESH = "plt_test_refresh_000000000000001"
 USER = "rider_one"
+LIST_PZ = {"pz_type", "pz_title"}
+"""The sandbox's Power Zone classes the archived list shows as such (class type or title)."""
+SYNCED_KINDS = {"cycling": {*LIST_PZ, "pz_details"}, "running": {"other"}}
 
 
 def peloton_config(**extra: Any) -> PelotonConfig:
@@ -70,6 +73,17 @@ class Sandbox:
         cat = self.state.catalogue
         return {cat.ride_id(discipline, i): cat.kind(discipline, i) for i in range(cat.count(discipline))
                 if win.contains(cat.air_time(discipline, i))}
+
+    def synced(self, discipline: str, win: Window) -> set[str]:
+        """The classes of the window a sync stores: Power Zone (by list or details) for cycling, all
+        others elsewhere, never a warm-up or cool-down."""
+        kinds = SYNCED_KINDS.get(discipline, {"other"})
+        return {rid for rid, kind in self.expected(discipline, win).items() if kind in kinds}
+
+    def needing_details(self, discipline: str, win: Window) -> set[str]:
+        """The classes of the window whose details a first sync asks for: all but warm-ups and cool-downs
+        (a cycling class the list does not mark as Power Zone is asked whether its details do)."""
+        return {rid for rid, kind in self.expected(discipline, win).items() if kind not in {"warm_up", "cool_down"}}
 
     async def faults(self, client: httpx.AsyncClient, **faults: Any) -> None:
         (await client.post(f"{self.url}/_sandbox/faults", json=faults)).raise_for_status()
@@ -134,12 +148,11 @@ class Core:
         while page is not None:
             async with self.pool.acquire() as conn, conn.transaction():
                 room = None if limit is None else limit - await store.synced_so_far(conn, job_id)
+                before = await store.discipline_so_far(conn, job_id, discipline)
                 result = await sync_page(self.client, session, conn, PageJob(
-                    job_id, discipline, page, seen, win, self.limit, dry_run=dry_run, room=room, pace=pace),
-                    on_progress=self.progress.append)
-                if not dry_run:
-                    await store.add(conn, job_id, discipline, result.tally, result.lines,
-                                    done=result.next_page is None)
+                    job_id, discipline, page, seen, win, self.limit, dry_run=dry_run, room=room, pace=pace,
+                    before=before), on_progress=self.progress.append)
+                await store.add(conn, job_id, discipline, result.tally, result.lines, done=result.next_page is None)
             done.append(result)
             seen, page = result.seen, result.next_page
         return done

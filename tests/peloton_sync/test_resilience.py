@@ -18,8 +18,6 @@ from tests.runtime.harness import EventTap
 from tests.support.infra import Infra, free_port
 from tests.support.processes import ServiceProcess
 
-PZ = {"pz_type", "pz_title"}
-
 
 async def _count(infra: Infra, sql: str) -> int:
     conn = await asyncpg.connect(infra.database_url)
@@ -71,16 +69,16 @@ async def test_a_worker_killed_mid_sync_finishes_with_exact_counts_and_no_token_
             await asyncio.to_thread(service.stop)
         logs = service.logs()
         issued = set(sandbox.state.access) | set(sandbox.state.refresh)
-    expected = {k for k, v in sandbox.expected("cycling", win).items() if v in PZ}
-    expected |= {k for k, v in sandbox.expected("running", win).items() if v == "other"}
+    expected = sandbox.synced("cycling", win) | sandbox.synced("running", win)
+    asked = sandbox.needing_details("cycling", win) | sandbox.needing_details("running", win)
     assert stored_at_kill < len(expected), "the kill came mid-sync"
     assert final.type == "completed", final.message
     result = final.detail["result"]
     assert result["created"] == len(expected)
     assert await _count(infra, "SELECT count(*) FROM peloton_sync.ride_detail") == len(expected)
     details = [e["path"].split("/")[3] for e in sandbox.log("details")]
-    assert set(details) == expected
-    assert len(details) - len(expected) <= 2 * 50, "only the pages in flight were asked again"
+    assert set(details) == asked
+    assert len(details) - len(asked) <= 2 * 50, "only the pages in flight were asked again"
 
     assert sandbox.state.refreshes >= 1
     events = json.dumps([e.model_dump(mode="json") for e in tap.events])

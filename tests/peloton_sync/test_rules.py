@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from ferry_peloton_sync.rules import POWER_ZONE_CLASS_TYPE, is_power_zone, skip_reason, window
+from ferry_peloton_sync.rules import CHECK_DETAILS, POWER_ZONE_CLASS_TYPE, is_power_zone, list_verdict, window
 
 WARM = {"wu": "Warm Up/Cool Down"}
 
@@ -27,8 +27,10 @@ WARM = {"wu": "Warm Up/Cool Down"}
 def test_power_zone_by_class_type_or_whole_words(title: str, types: list[str], pz: bool) -> None:
     ride = {"title": title, "class_type_ids": types}
     assert is_power_zone(ride) is pz
-    assert (skip_reason("cycling", ride, {}) is None) is pz
-    assert skip_reason("running", ride, {}) is None  # running keeps all
+    # not Power Zone by the list: only the details' is_power_zone_class can still make it one
+    assert list_verdict("cycling", ride, {}) == (None if pz else CHECK_DETAILS)
+    assert is_power_zone(ride, {"is_power_zone_class": False}) is pz
+    assert list_verdict("running", ride, {}) is None  # running keeps all
 
 
 def test_the_details_flag_makes_a_class_power_zone() -> None:
@@ -40,11 +42,11 @@ def test_the_details_flag_makes_a_class_power_zone() -> None:
                                    "5 min Cool Down Ride", "5 min Cooldown Run", "10 min Cool-Down Walk"])
 @pytest.mark.parametrize("discipline", ["cycling", "running", "walking", "yoga"])
 def test_warm_ups_and_cool_downs_are_skipped_everywhere(title: str, discipline: str) -> None:
-    assert skip_reason(discipline, {"title": title, "class_type_ids": []}, {}) == "warm-up/cool-down"
+    assert list_verdict(discipline, {"title": title, "class_type_ids": []}, {}) == "warm-up/cool-down"
 
 
 def test_a_warm_up_class_type_is_skipped_whatever_the_title() -> None:
-    assert skip_reason("running", {"title": "10 min Easy Run", "class_type_ids": ["wu"]}, WARM) == "warm-up/cool-down"
+    assert list_verdict("running", {"title": "10 min Easy Run", "class_type_ids": ["wu"]}, WARM) == "warm-up/cool-down"
 
 
 @pytest.mark.parametrize("month", range(1, 13))

@@ -9,11 +9,20 @@ import asyncpg
 import httpx
 
 from ferry_peloton_sync.rules import window
-from tests.peloton_sync.harness import DEMO_ACCESS, DEMO_REFRESH, KEY, USER, add_connection, migrate, serve_sandbox
+from tests.peloton_sync.harness import (
+    DEMO_ACCESS,
+    DEMO_REFRESH,
+    KEY,
+    LIST_PZ,
+    USER,
+    add_connection,
+    migrate,
+    serve_sandbox,
+)
 from tests.peloton_sync.stack import run_job, stack
 from tests.support.infra import Infra
 
-PZ = {"pz_type", "pz_title"}
+COUNTS = ("fetched", "created", "updated", "skipped", "errors")
 RIDE_IDS = "SELECT peloton_ride_id FROM peloton_sync.ride_detail"
 
 
@@ -43,9 +52,9 @@ async def test_a_month_sync_prints_the_seed_report_and_a_second_run_creates_noth
     async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
         done = await run_job(tap, year=2025, month=12)
         assert done.type == "completed", done.message
-        cycling = {k for k, v in sandbox.expected("cycling", win).items() if v in PZ}
-        running = {k for k, v in sandbox.expected("running", win).items() if v == "other"}
-        fetched = len(sandbox.expected("cycling", win)) + len(sandbox.expected("running", win))
+        cycling, running = sandbox.synced("cycling", win), sandbox.synced("running", win)
+        fetched_by = {d: len(sandbox.expected(d, win)) for d in ("cycling", "running")}
+        fetched = sum(fetched_by.values())
         stored = {r["peloton_ride_id"] for r in await _rows(infra, RIDE_IDS)}
         assert stored == cycling | running, "\n".join(done.detail["result"]["report"])
         report = done.detail["result"]["report"]
@@ -55,25 +64,36 @@ async def test_a_month_sync_prints_the_seed_report_and_a_second_run_creates_noth
         assert "Processing RUNNING classes..." in report
         assert f"    Created: {len(cycling)}" in report
         assert f"    Created: {len(running)}" in report
+        progress = [line for line in report if line.startswith("  Progress: ")]
+        assert len(progress) == sum(n // 10 for n in fetched_by.values())
         final = report[report.index("FINAL SUMMARY"):]
         assert final[2:] == [f"Total rides fetched: {fetched}", f"Created: {len(stored)}", "Updated: 0",
                              f"Skipped: {fetched - len(stored)}", "Errors: 0"]
         assert done.message == (f"Total rides fetched: {fetched}, created: {len(stored)}, updated: 0, "
                                 f"skipped: {fetched - len(stored)}, errors: 0")
+        result = done.detail["result"]  # what `ferry job` shows: every count of the seed, zeros too
+        assert {k: result[k] for k in COUNTS} == {"fetched": fetched, "created": len(stored), "updated": 0,
+                                                 "skipped": fetched - len(stored), "errors": 0}
+        assert result["disciplines_summary"]["running"]["updated"] == 0
+        assert result["disciplines_summary"]["cycling"]["created"] == len(cycling)
         for d in ("cycling", "running"):
             assert len(sandbox.pages(d)) == sandbox.minimum_pages(d, win, 50)
         details = len(sandbox.log("details"))
-        assert details == len(stored)
+        assert details == len(sandbox.needing_details("cycling", win) | sandbox.needing_details("running", win))
         playlists = await _rows(infra, "SELECT count(*) AS n FROM peloton_sync.playlist")
         assert playlists[0]["n"] == len(stored)
 
         again = await run_job(tap, year=2025, month=12)
         assert again.type == "completed", again.message
         assert len(sandbox.log("details")) == details
-        # zero counts are left out of the stored summary (defaults): the report says them
-        assert again.detail["result"].get("created", 0) == 0
-        assert again.detail["result"]["report"][-4:] == ["Created: 0", "Updated: 0", f"Skipped: {fetched}", "Errors: 0"]
-        assert again.detail["result"]["skipped"] == fetched
+        result = again.detail["result"]
+        assert {k: result[k] for k in COUNTS} == {"fetched": fetched, "created": 0, "updated": 0,
+                                                 "skipped": fetched, "errors": 0}
+        for d in ("cycling", "running"):
+            assert result["disciplines_summary"][d] == {"pages": sandbox.minimum_pages(d, win, 50),
+                                                        "fetched": fetched_by[d], "created": 0, "updated": 0,
+                                                        "skipped": fetched_by[d], "errors": 0}
+        assert result["report"][-4:] == ["Created: 0", "Updated: 0", f"Skipped: {fetched}", "Errors: 0"]
 
 
 async def test_dry_run_writes_nothing_and_fetches_no_details(infra: Infra) -> None:
@@ -86,7 +106,12 @@ async def test_dry_run_writes_nothing_and_fetches_no_details(infra: Infra) -> No
         report = done.detail["result"]["report"]
         assert report[0] == "DRY RUN MODE - no changes will be made"
         would = [line for line in report if line.startswith("  [DRY RUN] Would create: ")]
-        assert len(would) == len({k for k, v in sandbox.expected("cycling", window(2025, 11)).items() if v in PZ})
+        # no details: a dry run judges cycling by the list alone (a class only its details call Power
+        # Zone is not among them)
+        listed_pz = {k for k, v in sandbox.expected("cycling", window(2025, 11)).items() if v in LIST_PZ}
+        assert len(would) == len(listed_pz) == done.detail["result"]["created"]
+        assert done.detail["result"]["updated"] == 0
+        assert "    Would create: " + str(len(listed_pz)) in report
 
 
 async def test_limit_counts_synced_classes_across_disciplines(infra: Infra) -> None:
@@ -95,7 +120,16 @@ async def test_limit_counts_synced_classes_across_disciplines(infra: Infra) -> N
         done = await run_job(tap, year=2025, month=12, limit=7)
         assert done.type == "completed", done.message
         assert (await _rows(infra, "SELECT count(*) AS n FROM peloton_sync.ride_detail"))[0]["n"] == 7
-        assert len(sandbox.log("details")) == 7
+        # cycling first, newest first: details up to the seventh class synced, none after it
+        win = window(2025, 12)
+        synced, asking = sandbox.synced("cycling", win), sandbox.needing_details("cycling", win)
+        asked = stored = 0
+        for ride_id in sandbox.expected("cycling", win):
+            if stored == 7:
+                break
+            asked += ride_id in asking
+            stored += ride_id in synced
+        assert len(sandbox.log("details")) == asked
         assert "Stopped at --limit" in done.detail["result"]["report"]
 
 
@@ -160,12 +194,11 @@ async def test_429_and_5xx_mid_run_are_waited_out_with_exact_counts(infra: Infra
         statuses = [e["status"] for e in sandbox.log()]
         assert statuses.count(429) == 2
         assert statuses.count(503) == 2
-        expected = {k for k, v in sandbox.expected("running", win).items() if v == "other"}
-        expected |= {k for k, v in sandbox.expected("running", window(2025, 9)).items() if v == "other"}
+        expected = sandbox.synced("running", win) | sandbox.synced("running", window(2025, 9))
         stored = {r["peloton_ride_id"] for r in await _rows(infra, RIDE_IDS)}
         assert stored == expected
-        assert first.detail["result"].get("errors", 0) == 0
-        assert done.detail["result"].get("errors", 0) == 0
+        assert first.detail["result"]["errors"] == 0
+        assert done.detail["result"]["errors"] == 0
 
 
 

@@ -6,8 +6,6 @@ from ferry_peloton_sync.rules import window
 from tests.peloton_sync.harness import core, serve_sandbox
 from tests.support.infra import Infra
 
-SYNCED_KINDS = {"cycling": {"pz_type", "pz_title"}, "running": {"other"}}
-
 
 async def test_month_is_exact_and_paging_stops_at_the_minimum(infra: Infra) -> None:
     win = window(2024, 6)
@@ -16,15 +14,37 @@ async def test_month_is_exact_and_paging_stops_at_the_minimum(infra: Infra) -> N
             results = await c.discipline(discipline, win)
             expected = sandbox.expected(discipline, win)
             stored = {k: v for k, v in (await c.rides()).items() if v["fitness_discipline"] == discipline}
-            wanted = {rid for rid, kind in expected.items() if kind in SYNCED_KINDS[discipline]}
+            wanted = sandbox.synced(discipline, win)
             assert set(stored) == wanted
             assert all(win.contains(r["original_air_time"]) for r in stored.values())
             assert len(sandbox.pages(discipline)) == sandbox.minimum_pages(discipline, win, c.limit)
             assert sum(r.tally.fetched for r in results) == len(expected)
             assert sum(r.tally.created for r in results) == len(wanted)
             assert sum(r.tally.skipped for r in results) == len(expected) - len(wanted)
-        details = {e["path"].split("/")[3] for e in sandbox.log("details")}
-        assert details == set(await c.rides())  # details only for the classes stored
+        details = [e["path"].split("/")[3] for e in sandbox.log("details")]
+        # details only for classes that may be synced: stored ones, and cycling ones only the details can
+        # tell to be Power Zone or not; never for a warm-up or cool-down, never twice
+        assert sorted(details) == sorted(sandbox.needing_details("cycling", win) | sandbox.needing_details(
+            "running", win))
+        assert set(await c.rides()) < set(details)
+
+
+async def test_a_cycling_class_only_its_details_call_power_zone_is_synced(infra: Infra) -> None:
+    win = window(2025, 12)
+    async with serve_sandbox() as sandbox, core(infra, sandbox) as c:
+        by_details = {rid for rid, kind in sandbox.expected("cycling", win).items() if kind == "pz_details"}
+        pizza = {rid for rid, kind in sandbox.expected("cycling", win).items() if kind == "other"}
+        assert by_details, "the sandbox's December has classes only their details call Power Zone"
+        assert pizza, "the sandbox's December has cycling classes that are not Power Zone"
+        await c.discipline("cycling", win)
+        rides = await c.rides()
+        assert by_details <= set(rides)
+        assert all(rides[rid]["is_power_zone_class"] for rid in by_details)
+        assert not pizza & set(rides)  # "Pizza Party Ride", "Pop Ride": asked, not Power Zone, not stored
+        async with c.pool.acquire() as conn:
+            passed = {r["peloton_ride_id"] for r in await conn.fetch(
+                "SELECT peloton_ride_id FROM peloton_sync.passed_over_ride WHERE reason = 'not Power Zone'")}
+        assert passed == pizza
 
 
 async def test_a_second_run_asks_for_no_details(infra: Infra) -> None:
@@ -33,7 +53,29 @@ async def test_a_second_run_asks_for_no_details(infra: Infra) -> None:
         await c.discipline("cycling", win)
         first = len(sandbox.log("details"))
         assert first > 0
+        assert first == len(sandbox.needing_details("cycling", win))
         again = await c.discipline("cycling", win)
-        assert len(sandbox.log("details")) == first
+        assert len(sandbox.log("details")) == first  # not even for the classes passed over
         assert sum(r.tally.created for r in again) == 0
         assert sum(r.tally.skipped for r in again) == sum(r.tally.fetched for r in again) > 0
+
+
+async def test_a_progress_line_every_ten_classes_of_a_discipline_across_its_pages(infra: Infra) -> None:
+    win = window(2025, 11)
+    async with serve_sandbox() as sandbox, core(infra, sandbox) as c:
+        results = await c.discipline("running", win)
+        assert len(results) > 1, "the month spans pages"
+        lines = [line for r in results for line in r.lines]
+        progress = [line for line in lines if line.startswith("  Progress: ")]
+        fetched = len(sandbox.expected("running", win))
+        assert [int(line.split()[1]) for line in progress] == list(range(10, fetched + 1, 10))
+        # each says the discipline's counts so far, and comes right after its tenth class
+        created_at = 0
+        for line in lines:
+            if line.startswith("  ✓ Created: "):
+                created_at += 1
+            elif line.startswith("  Progress: "):
+                n = int(line.split()[1])
+                assert line.startswith(f"  Progress: {n} classes processed ({created_at} created, 0 updated, "
+                                       f"{n - created_at} skipped, 0 errors)"), line
+        assert c.progress[-1] == f"RUNNING: {fetched - fetched % 10} classes processed"

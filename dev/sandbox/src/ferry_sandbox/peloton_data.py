@@ -34,6 +34,9 @@ CYCLING = [
     (3, "pz_type", "{m} min PZ Max Ride", (20, 30, 45), 0),
     (2, "pz_title", "{m} min Power Zone Ride", (20, 30), 2),   # PZ by its title only
     (1, "pz_type", "{m} min FTP Builder", (30, 45), 0),        # PZ by its class type only
+    # PZ by its details' is_power_zone_class only. Peloton tags its PZ rides in the list; this class
+    # checks the seed's third rule (the details' flag), which a sync can only learn from the details.
+    (1, "pz_details", "{m} min Sweat Steady Ride", (30, 45), 2),
     (6, "other", "{m} min Pop Ride", (20, 30, 45), 3),
     (4, "other", "{m} min Climb Ride", (30, 45), 1),
     (2, "other", "{m} min Tabata Ride", (20, 30), 2),
@@ -100,7 +103,7 @@ class Catalogue:
         return kind, title, m, type_id, rng
 
     def kind(self, discipline: str, index: int) -> str:
-        """What the class is: pz_type, pz_title, other, warm_up or cool_down (hidden from the API)."""
+        """What the class is: pz_type, pz_title, pz_details, other, warm_up or cool_down (hidden from the API)."""
         return self._pick(discipline, index)[0]
 
     def ride(self, discipline: str, index: int) -> dict[str, Any]:
@@ -153,7 +156,7 @@ class Catalogue:
                 {"name": "Main", "start_time_offset": 300, "length": ride["duration"] - 300},
             ]},
             "class_types": [types[t] for t in ride["class_type_ids"] if t in types],
-            "is_power_zone_class": kind == "pz_type" or kind == "pz_title"
+            "is_power_zone_class": kind in {"pz_type", "pz_title", "pz_details"}
             or (kind == "warm_up" and "Power Zone" in ride["title"]),
             "is_ftp_test": False,
         }

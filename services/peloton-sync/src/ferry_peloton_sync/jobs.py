@@ -46,18 +46,24 @@ class PageStep(StepPayload):
 
 
 class DisciplineSummary(BaseModel):
+    """One discipline's summary, as the seed prints it (and the pages its list took)."""
+
     model_config = ConfigDict(frozen=True)
 
-    pages: int = 0
-    fetched: int = 0
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    errors: int = 0
+    pages: int = Field(0, description="Archived-list pages fetched.")
+    fetched: int = Field(0, description="Classes of the list inside the date window.")
+    created: int = Field(0, description="Classes stored (a dry run: would be).")
+    updated: int = Field(0, description="Classes another job had stored first.")
+    skipped: int = Field(0, description="Classes known already, warm-ups/cool-downs, cycling not Power Zone.")
+    errors: int = Field(0, description="Classes (or pages) that failed.")
 
 
 class SyncData(JobData):
-    """The job's summary data: what the plan chose, then (at the end) the seed's counts and report."""
+    """The job's summary data: what the plan chose, then (at the end) the seed's counts and report.
+
+    The counts default to None, not 0: the runtime stores the fields a summary changes, so a count
+    that ends at 0 is stored (and shown by `ferry job`) only because it changed from None.
+    """
 
     connection: str = Field("", description="The connection used (its email, else its username).")
     username: str = Field("", description="The connection's leaderboard username (steps use it).")
@@ -65,13 +71,14 @@ class SyncData(JobData):
     disciplines: tuple[str, ...] = ()
     dry_run: bool = False
     limit_reached: bool = False
-    disciplines_summary: dict[str, DisciplineSummary] = Field(default_factory=dict)
-    pages: int = 0
-    fetched: int = 0
-    created: int = 0
-    updated: int = 0
-    skipped: int = 0
-    errors: int = 0
+    disciplines_summary: dict[str, DisciplineSummary] | None = Field(
+        None, description="Each discipline's summary (every count, zeros too), at the end.")
+    pages: int | None = Field(None, description="Archived-list pages fetched, all disciplines.")
+    fetched: int | None = Field(None, description="FINAL SUMMARY: Total rides fetched.")
+    created: int | None = Field(None, description="FINAL SUMMARY: Created (a dry run: Would create).")
+    updated: int | None = Field(None, description="FINAL SUMMARY: Updated.")
+    skipped: int | None = Field(None, description="FINAL SUMMARY: Skipped.")
+    errors: int | None = Field(None, description="FINAL SUMMARY: Errors.")
     report: tuple[str, ...] = Field((), description="The report's lines, as sync_class_library printed them.")
     summary: str = ""
 
@@ -128,7 +135,12 @@ class SyncClassLibraryJob(JobHandler[SyncClassLibraryOptions, PageStep, SyncData
         return _result(outcome, step.data)
 
     async def on_job_end(self, job: FinishedJob[SyncClassLibraryOptions, SyncData]) -> JobSummary[SyncData]:
-        if job.state is not JobStatus.COMPLETED or job.options is None:
+        """The seed's counts and report from the job's tallies (committed with each page, never counted
+        in data fields); a job that failed or was cancelled after its plan gets them too, up to where
+        it stopped."""
+        if job.options is None or not job.data.username:
             return await super().on_job_end(job)
-        data, line = await library_sync.end(job.conn, job.job_id, job.options, job.data.model_dump(mode="json"))
+        stopped = None if job.state is JobStatus.COMPLETED else (job.error or job.state.value)
+        data, line = await library_sync.end(job.conn, job.job_id, job.options, job.data.model_dump(mode="json"),
+                                            stopped=stopped)
         return JobSummary(line, SyncData.model_validate({**job.data.model_dump(), **data, "summary": line}))

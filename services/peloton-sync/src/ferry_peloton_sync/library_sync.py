@@ -80,7 +80,7 @@ async def page(
     room = None if options.limit is None else options.limit - await store.synced_so_far(conn, job_id)
     job = PageJob(job_id, discipline, number, seen, window(options.year, options.month),
                   resources.settings.peloton_page_limit, dry_run=options.dry_run, room=room,
-                  pace=_pace(job_id, options))
+                  pace=_pace(job_id, options), before=await store.discipline_so_far(conn, job_id, discipline))
     try:
         done = await sync_page(client, session, conn, job, on_progress=on_status or (lambda _m: None),
                                pool=resources.pool)
@@ -117,12 +117,13 @@ def _next_discipline(options: SyncClassLibraryOptions, data: dict[str, Any], dis
     return [page_payload(order[position + 1], 0, [])] if position + 1 < len(order) else []
 
 
-async def end(conn: Conn, job_id: UUID, options: SyncClassLibraryOptions, data: dict[str, Any]) -> tuple[
-        dict[str, Any], str]:
-    """The job's final data (counts per discipline, the report's lines) and its closing message."""
+async def end(conn: Conn, job_id: UUID, options: SyncClassLibraryOptions, data: dict[str, Any], *,
+              stopped: str | None = None) -> tuple[dict[str, Any], str]:
+    """The job's final data (every count per discipline and in all, zeros too; the report's lines)
+    and its closing message; `stopped`: why a job that did not complete ended."""
     rows = await store.tallies(conn, job_id)
     lines = report.build(str(data.get("connection") or "?"), str(data.get("window") or ""), rows,
-                         dry_run=options.dry_run, limit_reached=bool(data.get("limit_reached")))
+                         dry_run=options.dry_run, limit_reached=bool(data.get("limit_reached")), failed=stopped)
     keys = ("pages", "fetched", "created", "updated", "skipped", "errors")
     per = {str(r["discipline"]): {k: int(r[k]) for k in keys} for r in rows}
     totals = {k: sum(v[k] for v in per.values()) for k in keys}

@@ -5,7 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
+from ferry_peloton_sync.store import Tally
+
 RULE = "=" * 60
+PROGRESS = "  Progress: "
+"""How a progress line begins: every 10 classes of a discipline, among its class lines."""
+
+
+def progress_line(t: Tally, *, dry_run: bool) -> str:
+    created = "would create" if dry_run else "created"
+    return (f"{PROGRESS}{t.fetched} classes processed ({t.created} {created}, {t.updated} updated, "
+            f"{t.skipped} skipped, {t.errors} errors)")
 
 
 def _counts(row: dict[str, Any], dry_run: bool, indent: str) -> list[str]:
@@ -27,8 +37,9 @@ def build(connection: str, window_label: str, rows: list[dict[str, Any]], *, dry
         shown = list(row.get("lines") or [])
         lines += shown
         total = int(row["created"]) + int(row["updated"]) + int(row["errors"])
-        if total > len(shown):
-            lines.append(f"  ... and {total - len(shown)} more")
+        classes_shown = sum(1 for line in shown if not str(line).startswith(PROGRESS))
+        if total > classes_shown:
+            lines.append(f"  ... and {total - classes_shown} more")
         lines += ["", f"  {name} Summary:", *_counts(row, dry_run, "    ")]
     totals = {k: sum(int(r[k]) for r in rows) for k in ("fetched", "created", "updated", "skipped", "errors")}
     lines += ["", RULE, "FINAL SUMMARY", RULE, f"Total rides fetched: {totals['fetched']}",

@@ -4,7 +4,9 @@
 - Warm-up and cool-down classes are skipped in every discipline (title "warm up", "warmup",
   "warm-up", "cool down", "cooldown", "cool-down", or a class type of that name).
 - Cycling keeps Power Zone classes only: Power Zone's class type id, the words "power zone" or "pz"
-  in the title (whole words: "Pizza Ride" is not one), or the details' `is_power_zone_class`.
+  in the title (whole words: "Pizza Ride" is not one), or the details' `is_power_zone_class`. The
+  list carries no such flag, so a new cycling class the list does not mark as Power Zone has its
+  details fetched to ask (`CHECK_DETAILS`); one they do not mark either is skipped and remembered.
 - Every other discipline keeps all its classes.
 """
 
@@ -84,15 +86,20 @@ def is_power_zone(ride: Mapping[str, Any], details: Mapping[str, Any] | None = N
     return bool(details and details.get("is_power_zone_class"))
 
 
-def skip_reason(discipline: str, ride: Mapping[str, Any], type_names: Mapping[str, str]) -> str | None:
-    """Why a listed class is not synced (None: sync it), judged on the list item alone.
+CHECK_DETAILS = "check details"
+"""`list_verdict`'s answer for a cycling class only its details can tell to be Power Zone or not."""
+NOT_POWER_ZONE = "not Power Zone"
 
-    Cycling classes that are not Power Zone by their class types or title are not fetched for details:
-    Peloton tags every Power Zone class with its class type in the list, so the details' flag only
-    confirms what the list said (a class whose details say Power Zone is kept when fetched).
+
+def list_verdict(discipline: str, ride: Mapping[str, Any], type_names: Mapping[str, str]) -> str | None:
+    """What the list item alone says: None (sync it), a reason to skip it, or `CHECK_DETAILS`.
+
+    A cycling class that is not Power Zone by its class types or title may still be one by the
+    details' `is_power_zone_class` (the seed's third rule), which the list does not carry: such a
+    class is `CHECK_DETAILS`, and kept only if its details say so (`is_power_zone(ride, details)`).
     """
     if is_warm_up_or_cool_down(ride, type_names):
         return "warm-up/cool-down"
     if discipline == "cycling" and not is_power_zone(ride):
-        return "not Power Zone"
+        return CHECK_DETAILS
     return None

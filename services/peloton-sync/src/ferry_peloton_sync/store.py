@@ -19,9 +19,18 @@ MAX_LINES = 500
 
 
 async def known_rides(conn: Conn, ride_ids: Sequence[str]) -> set[str]:
-    rows = await conn.fetch(f"SELECT peloton_ride_id FROM {S}.ride_detail WHERE peloton_ride_id = ANY($1::text[])",
-                            list(ride_ids))
+    """The rides among `ride_ids` a sync need not look at again: stored, or checked and passed over."""
+    rows = await conn.fetch(
+        f"SELECT peloton_ride_id FROM {S}.ride_detail WHERE peloton_ride_id = ANY($1::text[]) "
+        f"UNION SELECT peloton_ride_id FROM {S}.passed_over_ride WHERE peloton_ride_id = ANY($1::text[])",
+        list(ride_ids))
     return {r["peloton_ride_id"] for r in rows}
+
+
+async def pass_over(conn: Conn, ride_id: str, discipline: str, reason: str) -> None:
+    """Remember a class whose details were fetched only to find it is not to be synced."""
+    await conn.execute(f"INSERT INTO {S}.passed_over_ride (peloton_ride_id, fitness_discipline, reason) "
+                       "VALUES ($1, $2, $3) ON CONFLICT (peloton_ride_id) DO NOTHING", ride_id, discipline, reason)
 
 
 _INSTRUCTOR = (
@@ -150,6 +159,11 @@ class Tally:
     def synced(self) -> int:
         return self.created + self.updated
 
+    def plus(self, page: Tally, *, fetched: int) -> Tally:
+        """These counts and a page's so far (`fetched`: the classes of it looked at yet)."""
+        return Tally(self.pages + page.pages, self.fetched + fetched, self.created + page.created,
+                     self.updated + page.updated, self.skipped + page.skipped, self.errors + page.errors)
+
 
 async def start_job(conn: Conn, job_id: UUID, disciplines: Sequence[str]) -> None:
     for n, d in enumerate(disciplines):
@@ -169,6 +183,12 @@ async def add(conn: Conn, job_id: UUID, discipline: str, tally: Tally, lines: Se
         job_id, discipline, tally.pages, tally.fetched, tally.created, tally.updated, tally.skipped, tally.errors,
         list(lines), done,
     )
+
+
+async def discipline_so_far(conn: Conn, job_id: UUID, discipline: str) -> Tally:
+    row = await conn.fetchrow(f"SELECT pages, fetched, created, updated, skipped, errors FROM {S}.sync_discipline "
+                              "WHERE job_id = $1 AND discipline = $2", job_id, discipline)
+    return Tally(**dict(row)) if row is not None else Tally()
 
 
 async def synced_so_far(conn: Conn, job_id: UUID) -> int:

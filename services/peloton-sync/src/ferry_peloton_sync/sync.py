@@ -1,10 +1,12 @@
 """One page of one discipline's archived list, synced: the plain-async core of `sync-class-library`.
 
 For each class of the page inside the date window (newest first): a class already in the library (by
-`peloton_ride_id`) is skipped before any details request; warm-ups, cool-downs and, for cycling,
-classes that are not Power Zone are skipped; every other class has its details fetched and is stored
-(with instructor, class types and playlist). A dry run stops before the details and writes nothing.
-One class's error is counted and the page goes on.
+`peloton_ride_id`), or passed over by an earlier sync, is skipped before any details request;
+warm-ups and cool-downs are skipped; every other class has its details fetched and is stored (with
+instructor, class types and playlist), except a cycling class neither the list nor its details call
+Power Zone, which is skipped and remembered as passed over. A dry run stops before the details and
+writes nothing: it judges cycling classes by the list alone. One class's error is counted and the
+page goes on. Every `PROGRESS_EVERY` classes of a discipline, a progress line joins the report.
 """
 
 from __future__ import annotations
@@ -17,12 +19,12 @@ from uuid import UUID
 import asyncpg
 
 from ferry.db import Conn
-from ferry_peloton_sync import store
+from ferry_peloton_sync import report, store
 from ferry_peloton_sync.client import Pace, PelotonClient
 from ferry_peloton_sync.connections import Session
 from ferry_peloton_sync.errors import PelotonHTTPError, PelotonUnavailable
 from ferry_peloton_sync.paging import Seen, next_page
-from ferry_peloton_sync.rules import Window, aired_at, skip_reason
+from ferry_peloton_sync.rules import CHECK_DETAILS, NOT_POWER_ZONE, Window, aired_at, is_power_zone, list_verdict
 from ferry_peloton_sync.store import Tally
 
 PROGRESS_EVERY = 10
@@ -63,6 +65,8 @@ class PageJob:
     room: int | None = None
     """How many more classes this job may sync (--limit minus those synced already); None: no limit."""
     pace: Pace | None = None
+    before: Tally = field(default_factory=Tally)
+    """The discipline's counts from its earlier pages (a discipline's pages run one after the other)."""
 
 
 async def sync_page(
@@ -96,25 +100,30 @@ async def sync_page(
             tally.fetched -= len(inside) - n + 1  # not looked at: not counted as fetched
             break
         title = str(ride.get("title") or ride["id"])
-        if str(ride["id"]) in known or skip_reason(job.discipline, ride, type_names) is not None:
+        verdict = None if str(ride["id"]) in known else list_verdict(job.discipline, ride, type_names)
+        if str(ride["id"]) in known or (verdict is not None and (verdict != CHECK_DETAILS or job.dry_run)):
             tally.skipped += 1
         elif job.dry_run:
             tally.created += 1
             lines.append(f"  [DRY RUN] Would create: {title}")
         else:
-            outcome = await _sync_one(client, session, conn, job, ride)
+            outcome = await _sync_one(client, session, conn, job, ride, check_power_zone=verdict == CHECK_DETAILS)
             if isinstance(outcome, ClassError):
                 tally.errors += 1
                 errors.append(outcome)
                 lines.append(f"  ✗ Error: {title}: {outcome.message}")
+            elif outcome is None:
+                tally.skipped += 1
             elif outcome:
                 tally.created += 1
                 lines.append(f"  ✓ Created: {title}")
             else:
                 tally.updated += 1
                 lines.append(f"  ↻ Updated: {title}")
-        if n % PROGRESS_EVERY == 0:
-            on_progress(f"{job.discipline.upper()} page {job.page}: {n} of {len(inside)} classes processed")
+        so_far = job.before.plus(tally, fetched=n)
+        if so_far.fetched % PROGRESS_EVERY == 0:
+            lines.append(report.progress_line(so_far, dry_run=job.dry_run))
+            on_progress(f"{job.discipline.upper()}: {so_far.fetched} classes processed")
     if job.room is not None and tally.synced >= job.room:
         limit_reached = True
     following = None if limit_reached or not rides else next_page(job.window, seen, page_count, job.page_limit)
@@ -122,8 +131,11 @@ async def sync_page(
 
 
 async def _sync_one(
-    client: PelotonClient, session: Session, conn: Conn, job: PageJob, ride: dict[str, Any]
-) -> bool | ClassError:
+    client: PelotonClient, session: Session, conn: Conn, job: PageJob, ride: dict[str, Any], *,
+    check_power_zone: bool = False,
+) -> bool | ClassError | None:
+    """Fetch a class's details and store it: True if created, False if it existed (updated), None if
+    `check_power_zone` and its details do not say Power Zone either (passed over, not stored)."""
     ride_id, title = str(ride["id"]), str(ride.get("title") or ride["id"])
     try:
         details = await client.details(session, ride_id, job.pace)
@@ -131,6 +143,9 @@ async def _sync_one(
         return ClassError(ride_id, title, str(exc))
     if not isinstance(details, dict):
         return ClassError(ride_id, title, "the details answer is not an object")
+    if check_power_zone and not is_power_zone(ride, details):
+        await store.pass_over(conn, ride_id, job.discipline, NOT_POWER_ZONE)
+        return None
     try:
         async with conn.transaction():  # a savepoint: one class's bad data fails that class only
             return await store.save_ride(conn, ride, details)
