@@ -1,9 +1,13 @@
-"""What asset-sync asks GitHub, on the shared client (`ferry.github.GitHubClient`): which ref a
-`blob/...` URL names, and one file at a ref, conditionally (the stored ETag; a 304 is free).
+"""What asset-sync asks GitHub, on the shared client: which ref a `blob/...` URL names, and one
+file at a ref, conditionally (the stored ETag; a 304 is free).
 
-Every call takes a slot of the account's bucket (`github:<login>`, by the client) and then, right
-before it is sent, one of the job's own bucket (`job:<id>`, one call per --delay seconds, fleet-wide):
-`PacedLimiter` does the second inside the client's own acquire, for the job set by `paced()`. Errors become
+Every call goes through `ferry.github.AnyAccount`, as gh-seeder's do: it picks the pool's account
+that can call soonest, fleet-wide (an account another replica found rate limited is skipped here
+too), and moves a call off an account GitHub limits. Every call takes a slot of the account's
+bucket (`github:<login>`, by the client) and then, right before it is sent, one of the job's own
+bucket (`job:<id>`, one call per --delay seconds, fleet-wide): `PacedLimiter` does the second
+inside the client's own acquire, for the job set by `paced()` (never for AnyAccount's questions to
+the limiter, which take no tokens). Errors become
 the registry's per-asset messages (`AssetError`); rate-limit waits too long to sit out
 (`RateLimitWaitTooLong`) are left to the caller, which parks the step.
 """
@@ -21,6 +25,7 @@ from pydantic import SecretStr
 
 from ferry.contracts.ratelimit import UpstreamFeedback
 from ferry.github import (
+    AnyAccount,
     BadCredentials,
     CachedAnswer,
     Forbidden,
@@ -73,7 +78,7 @@ class PacedLimiter:
                       max_wait_s: float | None = None) -> float:
         waited = await self.inner.acquire(key, tokens, rate=rate, burst=burst, max_wait_s=max_wait_s)
         pace = _PACE.get()
-        if pace is not None and key.startswith("github:"):
+        if pace is not None and tokens > 0 and key.startswith("github:"):
             job_key, job_rate, cap = pace
             waited += await self.inner.acquire(job_key, 1, rate=job_rate, burst=1, max_wait_s=cap)
         return waited
@@ -93,28 +98,34 @@ def paced(job_key: str, delay: float, max_wait_s: float) -> Iterator[None]:
 
 
 class GitHubAccess:
-    """The GitHub clients asset-sync pulls with: the pool's, and one per asset owner with a token."""
+    """The GitHub access asset-sync pulls with: the pool's, and one per asset owner with a token.
+
+    Which credentials an asset uses is the registry's rule (its owner's, else the pool); which
+    account of the pool answers a call is `AnyAccount`'s, never decided here."""
 
     def __init__(self, http: httpx.AsyncClient, limiter: Limiter, pool: list[SecretStr],
-                 owners: dict[str, SecretStr], *, max_wait_s: float) -> None:
+                 owners: dict[str, SecretStr], *, max_wait_s: float, max_upstream_wait_s: float = 3600.0,
+                 per_account: int = 1) -> None:
         self.http, self.limiter, self.max_wait_s = http, limiter, max_wait_s
+        self.max_upstream_wait_s, self.per_account = max_upstream_wait_s, per_account
         self._pool_tokens = pool
         self._owner_tokens = owners
-        self._clients: dict[str | None, GitHubClient] = {}
+        self._clients: dict[str | None, AnyAccount] = {}
 
-    def client_for(self, owner: str | None) -> GitHubClient | None:
-        """The owner's client when the owner has a token, else the pool's; None when neither exists."""
+    def client_for(self, owner: str | None) -> AnyAccount | None:
+        """The owner's access when the owner has a token, else the pool's; None when neither exists."""
         key = owner if owner is not None and owner in self._owner_tokens else None
         tokens = [self._owner_tokens[key]] if key is not None else self._pool_tokens
         if not tokens:
             return None
         if key not in self._clients:
-            self._clients[key] = GitHubClient(self.http, TokenPool(tokens), PacedLimiter(self.limiter),
-                                               max_wait_s=self.max_wait_s)
+            client = GitHubClient(self.http, TokenPool(tokens), PacedLimiter(self.limiter),
+                                  max_wait_s=self.max_wait_s, max_upstream_wait_s=self.max_upstream_wait_s)
+            self._clients[key] = AnyAccount(client, per_account=self.per_account)
         return self._clients[key]
 
 
-async def conditional_get(client: GitHubClient, path: str, params: dict[str, str] | None, *, accept: str,
+async def conditional_get(client: AnyAccount, path: str, params: dict[str, str] | None, *, accept: str,
                           etag: str | None, known: bytes | None) -> GitHubResponse:
     """GET with `If-None-Match: etag` when the content it stands for is known.
 
@@ -125,7 +136,7 @@ async def conditional_get(client: GitHubClient, path: str, params: dict[str, str
     return await client.get(path, params, accept=accept, known=stored)
 
 
-async def get_file(client: GitHubClient, repo: str, path: str, ref: str | None, *,
+async def get_file(client: AnyAccount, repo: str, path: str, ref: str | None, *,
                    etag: str | None = None, known: bytes | None = None) -> File:
     """One file of `repo` at `ref` (None: the default branch); FileMissing on 404."""
     params = {"ref": ref} if ref else None
@@ -139,7 +150,7 @@ async def get_file(client: GitHubClient, repo: str, path: str, ref: str | None, 
     return File(answer.content, answer.headers.get("etag"), answer.from_cache)
 
 
-async def repo_exists(client: GitHubClient, repo: str) -> bool:
+async def repo_exists(client: AnyAccount, repo: str) -> bool:
     """Whether the repository is visible (to tell a missing file from a missing repository)."""
     try:
         await client.get(f"/repos/{repo}")
@@ -150,7 +161,7 @@ async def repo_exists(client: GitHubClient, repo: str) -> bool:
     return True
 
 
-async def resolve_ref(client: GitHubClient, repo: str, after_blob: tuple[str, ...], url: str) -> tuple[str, str]:
+async def resolve_ref(client: AnyAccount, repo: str, after_blob: tuple[str, ...], url: str) -> tuple[str, str]:
     """(ref, path) of a `blob/...` URL, against the repository's branches, then its tags."""
     if not after_blob:
         raise AssetError(f"Lesson URL must include branch name after blob: {url}")
@@ -171,7 +182,7 @@ async def resolve_ref(client: GitHubClient, repo: str, after_blob: tuple[str, ..
     raise AssetError(f"Branch not found: {url} names no branch or tag of repository {repo}")
 
 
-async def file_or_error(client: GitHubClient, repo: str, path: str, ref: str | None, *,
+async def file_or_error(client: AnyAccount, repo: str, path: str, ref: str | None, *,
                         what: str = "README file", etag: str | None = None, known: bytes | None = None) -> File:
     """`get_file`, with a 404 told apart: the repository missing, or only the file."""
     try:

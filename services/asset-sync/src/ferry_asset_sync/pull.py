@@ -25,7 +25,7 @@ from datetime import datetime
 from typing import Any
 
 from ferry.contracts.asset_sync import SyncStatus
-from ferry.github import GitHubClient, NoUsableTokens
+from ferry.github import AnyAccount, NoUsableTokens
 from ferry_asset_sync import meta
 from ferry_asset_sync.assets import PullState
 from ferry_asset_sync.errors import AssetError
@@ -52,7 +52,7 @@ def no_credentials(slug: str) -> AssetError:
     return AssetError(f"System does not know what github credentials to use to retrieve asset info for: {slug}")
 
 
-async def ready(client: GitHubClient, slug: str) -> None:
+async def ready(client: AnyAccount, slug: str) -> None:
     """Learn the tokens' accounts first (GET /user, once per token), so that the job's slot is taken
     right before the call it paces, not before an identity lookup."""
     try:
@@ -92,7 +92,7 @@ async def pull(asset: dict[str, Any], state: PullState | None, access: GitHubAcc
     return await _learnpack(asset, url, known, client, str(lang), override=override, now=now)
 
 
-async def _where(url: ReadmeURL, known: PullState | None, client: GitHubClient,
+async def _where(url: ReadmeURL, known: PullState | None, client: AnyAccount,
                  readme_url: str) -> tuple[str | None, str]:
     if known is not None:
         return known.ref, known.path
@@ -105,7 +105,7 @@ def _first_sync_or_override(asset: dict[str, Any], override: bool) -> bool:
     return override or asset.get("last_synch_at") is None
 
 
-async def _named_file(asset: dict[str, Any], url: ReadmeURL, known: PullState | None, client: GitHubClient,
+async def _named_file(asset: dict[str, Any], url: ReadmeURL, known: PullState | None, client: AnyAccount,
                       *, override: bool, now: datetime) -> Pulled:
     readme_url, is_quiz = str(asset["readme_url"]), asset["asset_type"] == "QUIZ"
     ref, path = await _where(url, known, client, readme_url)
@@ -141,7 +141,7 @@ def _clean_pending(asset: dict[str, Any]) -> bool:
     return bool(asset.get("readme_raw")) and asset.get("cleaning_status") != SyncStatus.OK.value
 
 
-async def _learnpack(asset: dict[str, Any], url: ReadmeURL, known: PullState | None, client: GitHubClient,
+async def _learnpack(asset: dict[str, Any], url: ReadmeURL, known: PullState | None, client: AnyAccount,
                      lang: str, *, override: bool, now: datetime) -> Pulled:
     readme_url, repo = str(asset["readme_url"]), url.full_name
     if url.after_blob:

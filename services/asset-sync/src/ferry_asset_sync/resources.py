@@ -58,6 +58,7 @@ class Resources:
             self._access = GitHubAccess(
                 self._http, self._limiter, list(self.settings.github_tokens),
                 dict(self.settings.asset_sync_owner_tokens), max_wait_s=self.settings.asset_sync_max_inline_wait_s,
+                max_upstream_wait_s=self.settings.upstream_max_wait_s,
             )
 
     async def aclose(self) -> None:

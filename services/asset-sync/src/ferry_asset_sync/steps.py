@@ -9,16 +9,15 @@
     clean    clean the README and write it (cleaning_status OK, or ERROR with the reason)
 
 Each asset's outcome is set once, in the transaction of the step that finished it (it commits with
-the step's checkpoint), and counted off its batch; the asset that finishes a batch starts the next,
-and the one that finishes the last batch writes the job's summary. Counts therefore come from
-`job_assets`, exact whatever replicas run the steps, crash or are redelivered.
+the step's checkpoint), and counted off its batch; the asset that finishes a batch starts the next.
+No step writes a count into the job's data (steps run in parallel): `summary`, called once when the
+job ends, counts from `job_assets`, exact whatever replicas ran the steps, crashed or were redelivered.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -30,6 +29,7 @@ from ferry_asset_sync import SERVICE, assets, cleaning
 from ferry_asset_sync.assets import AssetTable
 from ferry_asset_sync.errors import AssetError, CleaningError
 from ferry_asset_sync.github import paced
+from ferry_asset_sync.models import AnyStep, AssetData, BatchStep, CleanStep, PullStep
 from ferry_asset_sync.pull import STARTING, pull
 from ferry_asset_sync.resources import Resources
 from ferry_asset_sync.settings import AssetSyncSettings
@@ -46,8 +46,9 @@ class Outcome:
     failed: int = 0
     skipped: int = 0
     total: int | None = None
-    children: list[dict[str, Any]] = field(default_factory=list)
-    data: dict[str, Any] = field(default_factory=dict)
+    children: list[AnyStep] = field(default_factory=list)
+    data: AssetData | None = None
+    """Only the plan sets it (the selection); None leaves the job's data as it is."""
     message: str = ""
     failures: list[tuple[str, str]] = field(default_factory=list)  # (slug, message)
 
@@ -56,15 +57,15 @@ def job_key(job_id: UUID) -> str:
     return f"job:{job_id}"
 
 
-def summary_line(data: dict[str, Any]) -> str:
+def summary_line(data: AssetData) -> str:
     """The job's closing line, from its summary data."""
-    if data.get("dry_run"):
-        return f"DRY RUN MODE - {int(data.get('found', 0))} assets would be processed; nothing was changed"
-    if not data.get("found"):
+    if data.dry_run:
+        return f"DRY RUN MODE - {data.found or 0} assets would be processed; nothing was changed"
+    if not data.found:
         return "No assets found to process"
-    return (f"Processed {data['found']} assets: {data.get('pulled', 0)} pulled, {data.get('unchanged', 0)} "
-            f"unchanged, {data.get('cleaned', 0)} cleaned, {data.get('failed', 0)} failed, "
-            f"{data.get('skipped', 0)} skipped in {float(data.get('duration_s') or 0):.1f}s")
+    return (f"Processed {data.found} assets: {data.pulled or 0} pulled, {data.unchanged or 0} "
+            f"unchanged, {data.cleaned or 0} cleaned, {data.failed or 0} failed, "
+            f"{data.skipped or 0} skipped in {data.duration_s or 0:.1f}s")
 
 
 class AssetSync:
@@ -98,19 +99,18 @@ class AssetSync:
         if options.dry_run:
             lines.insert(0, "DRY RUN MODE - no asset will be pulled or cleaned")
             lines += [f"  - {slug}" for _, slug in selected[:DRY_RUN_LISTED]]
-            data = {"dry_run": True, "found": found, "assets": [s for _, s in selected[:DRY_RUN_LISTED]],
-                    "report": lines}
+            data = AssetData(dry_run=True, found=found, assets=[s for _, s in selected[:DRY_RUN_LISTED]],
+                             report=lines)
             return Outcome(total=found, skipped=found, data=data, message="; ".join(lines[:2]))
         if not found:
-            data = {"found": 0, **dict.fromkeys(("pulled", "unchanged", "cleaned", "failed", "skipped"), 0),
-                    "report": ["No assets found to process"]}
+            data = AssetData(found=0, report=["No assets found to process"])
             return Outcome(total=0, data=data, message="No assets found to process")
         batches = await assets.snapshot(conn, self.schema, job_id, selected, options.batch_size)
         if options.delay > 0:  # make the job's bucket now, so its first grant is as prompt as the others
             limiter = await self.resources.limiter()
             await limiter.acquire(job_key(job_id), 0, rate=1.0 / options.delay, burst=1)
-        data = {"found": found, "batches": batches, "batch_size": options.batch_size, "delay": options.delay}
-        return Outcome(total=found, data=data, children=[{"kind": "batch", "batch": 0}],
+        data = AssetData(found=found, batches=batches, batch_size=options.batch_size, delay=options.delay)
+        return Outcome(total=found, data=data, children=[BatchStep(batch=0)],
                        message=f"Found {found} assets to process, in {batches} batches of up to {options.batch_size}")
 
     # -- one batch ----------------------------------------------------------------------------------
@@ -120,7 +120,7 @@ class AssetSync:
             await self._batch_pause(job_id, options)
         members = await assets.batch_assets(conn, self.schema, job_id, number)
         first, last = members[0][2] + 1, members[-1][2] + 1
-        return Outcome(children=[{"kind": "pull", "asset_id": a} for a, _, _ in members],
+        return Outcome(children=[PullStep(asset_id=a) for a, _, _ in members],
                        message=f"Processing batch {number + 1}/{batches}: assets {first}-{last} ({len(members)})")
 
     # -- one asset ----------------------------------------------------------------------------------
@@ -160,7 +160,7 @@ class AssetSync:
                                             pulled="skipped")
         if found.needs_clean:
             await assets.record(conn, self.schema, job_id, asset_id, pulled=found.outcome)
-            return Outcome(children=[{"kind": "clean", "asset_id": asset_id}], message=f"✓ {found.message}{note}")
+            return Outcome(children=[CleanStep(asset_id=asset_id)], message=f"✓ {found.message}{note}")
         done = Outcome(succeeded=1, message=f"✓ {found.message}{note}")
         return await self._finish_asset(conn, job_id, asset_id, done, pulled=found.outcome)
 
@@ -199,18 +199,24 @@ class AssetSync:
         if remaining == 0:
             batch = await assets.batch_of(conn, self.schema, job_id, asset_id)
             if await assets.has_batch(conn, self.schema, job_id, batch + 1):
-                outcome.children.append({"kind": "batch", "batch": batch + 1})
-            else:
-                outcome.data.update(await self.summary(conn, job_id))
+                outcome.children.append(BatchStep(batch=batch + 1))
         return outcome
 
-    async def summary(self, conn: Conn, job_id: UUID) -> dict[str, Any]:
+    async def summary(self, conn: Conn, job_id: UUID, data: AssetData, *, report: bool = True) -> AssetData:
+        """The job's data with its counts (and, with `report`, the command's output), counted from its
+        snapshot: once, when the job ends."""
+        if data.dry_run:
+            return data
         counts = await assets.counts(conn, self.schema, job_id)
         job = await self.jobs.get(conn, job_id)
         started = (job["started_at"] or job["created_at"]) if job is not None else None
-        duration = (datetime.now(UTC) - started).total_seconds() if started is not None else 0.0
-        data: dict[str, Any] = {**counts, "duration_s": round(duration, 3)}
-        lines = [f"Found {counts['found']} assets to process", summary_line(data)]
+        duration = round((datetime.now(UTC) - started).total_seconds(), 3) if started is not None else 0.0
+        counted = data.model_copy(update={**counts, "found": data.found or counts["found"], "duration_s": duration})
+        if not report:
+            return counted
+        if not counted.found:
+            return counted.model_copy(update={"report": ["No assets found to process"]})
+        lines = [f"Found {counted.found} assets to process", summary_line(counted)]
         lines += [f"  ✗ {slug}: {message}" for slug, message in await assets.failures(conn, self.schema, job_id)]
         lines.append(f"Total processing time: {duration:.2f} seconds")
-        return {**counts, "duration_s": round(duration, 3), "report": lines}
+        return counted.model_copy(update={"report": lines})
