@@ -10,6 +10,7 @@ from uuid import uuid4
 
 import aio_pika
 import asyncpg
+import httpx
 
 from ferry import topology
 from ferry.contracts import Command
@@ -118,3 +119,51 @@ async def test_a_step_the_broker_dead_letters_fails_its_job(infra: Infra) -> Non
         final = await tap.until(job_id, FINAL, timeout=20)
     assert final.type == "failed"
     assert "dead-lettered by the broker (delivery_limit)" in final.message
+
+
+async def test_stored_data_a_worker_cannot_read_fails_the_job_instead_of_stranding_it(infra: Infra) -> None:
+    # The job's summary data no longer validates here (a newer version stored another shape): the
+    # next step fails the job with the reason, and ending it (which reads the data again) works.
+    async with toy_service(infra), EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=3, sleep_s=1.5))
+        await tap.until(job_id, {"started"})
+        conn = await asyncpg.connect(infra.database_url)
+        try:
+            await conn.execute(
+                "UPDATE toy.jobs SET data = data || '{\"planned\": {\"v2\": \"a map now\"}}'::jsonb WHERE job_id = $1",
+                job_id,
+            )
+            final = await tap.until(job_id, FINAL, timeout=15)
+            state = await conn.fetchval("SELECT state FROM toy.jobs WHERE job_id = $1", job_id)
+        finally:
+            await conn.close()
+    assert final.type == "failed"
+    assert state == "failed"
+    assert "stored data" in final.message
+    assert "planned" in final.message
+
+
+async def test_readiness_drops_while_a_delivery_is_held_too_long_and_recovers_after(infra: Infra) -> None:
+    # FERRY_DELIVERY_WEDGED_AFTER_S=1: a step that holds its delivery for 4 s makes /readyz fail on
+    # `deliveries` (the replica is wedged as far as the orchestrator can tell), and pass once it is settled.
+    async with (
+        toy_service(infra, delivery_wedged_after_s=1) as app, EventTap.open(infra) as tap,
+        httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://toy") as http,
+    ):
+        idle = await http.get("/readyz")
+        assert idle.status_code == 200, idle.text
+        job_id = await tap.start(CountOptions(items=1, sleep_s=4))
+        async with asyncio.timeout(20):
+            while (held := await http.get("/readyz")).status_code == 200:
+                await asyncio.sleep(0.1)
+        final = await tap.until(job_id, FINAL, timeout=20)
+        async with asyncio.timeout(10):  # the final event goes out just before the delivery is acked
+            while (after := await http.get("/readyz")).status_code != 200:
+                await asyncio.sleep(0.1)
+    assert held.status_code == 503
+    assert held.json()["deliveries"] is False
+    assert {k: held.json()[k] for k in ("broker", "consumers", "database")} == dict.fromkeys(
+        ("broker", "consumers", "database"), True
+    )
+    assert final.type == "completed"
+    assert after.json()["deliveries"] is True

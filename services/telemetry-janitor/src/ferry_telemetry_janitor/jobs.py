@@ -42,6 +42,10 @@ __all__ = ["Batch", "ClearData", "ClearJob", "SeedDemoJob", "Single"]
 
 MODEL = "LearnPackWebhook"
 LOCKED_RETRY_S = 5.0
+SLOW_ROW_ATTEMPTS = 5
+"""A one-row batch cancelled at the lock bound is tried this often (parked between tries) before the
+job fails: one slow statement is a busy machine (a checkpoint, CPU contention), not a slow table."""
+SLOW_ROW_RETRY_S = 5.0
 CHECKPOINT_WAIT_MAX_S = 3.0
 """Longest a batch sits out a checkpoint's fsync phase before deleting anyway."""
 CHECKPOINT_POLL_S = 0.025
@@ -228,10 +232,10 @@ class ClearJob(JobHandler[ClearOptions, ClearStep, ClearData]):
             raise RetryLater(LOCKED_RETRY_S, f"rows locked by another transaction ({_short(exc)})") from exc
         except asyncpg.QueryCanceledError as exc:
             if span <= sizing.MIN_BATCH:
-                raise JobFailed(
-                    f"deleting a single row takes longer than FERRY_JANITOR_MAX_LOCK_MS ({self.bound_ms} ms): "
-                    f"{_short(exc)}"
-                ) from exc
+                slow = f"deleting a single row took longer than FERRY_JANITOR_MAX_LOCK_MS ({self.bound_ms} ms)"
+                if step.attempt < SLOW_ROW_ATTEMPTS:
+                    raise RetryLater(SLOW_ROW_RETRY_S, f"{slow}; the database may be busy ({_short(exc)})") from exc
+                raise JobFailed(f"{slow}, {step.attempt} times in a row: {_short(exc)}") from exc
             smaller = max(sizing.MIN_BATCH, span // 4)  # it would have outlasted the bound: shrink fast
             spent_ms = (time.monotonic() - started) * 1000
             return StepResult(

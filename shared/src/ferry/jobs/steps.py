@@ -107,10 +107,13 @@ class StepRunner:
                                   own_step=message.step_no)
         try:
             options = handler.options_model.model_validate(job["options"])
-            data = handler.data_model.model_validate(job["data"])
         except ValidationError as exc:
             reason = f"needs a newer worker: the job's stored options do not validate here ({describe_invalid(exc)})"
             return await self.end(conn, job, JobStatus.FAILED, reason, own_step=message.step_no)
+        try:
+            data = handler.data_model.model_validate(job["data"])
+        except ValidationError as exc:
+            return await self.end(conn, job, JobStatus.FAILED, _unreadable_data(exc), own_step=message.step_no)
         try:
             payload = PLAN if message.step_no == 0 else self._payloads[job["command"]].validate_python(row["payload"])
         except ValidationError as exc:
@@ -254,7 +257,16 @@ class StepRunner:
         failures: list[ItemFailure] = []
         data: dict[str, Any] = {}
         if handler is not None:
-            summary, failures, data = await self._summary(conn, job, handler, state, error)
+            try:
+                stored = handler.data_model.model_validate(job["data"] or {})
+            except ValidationError as exc:
+                # Never strand the job over it: end it failed with the reason, summed up on the
+                # data model's defaults (every JobData field has one).
+                stored = handler.data_model()
+                if state is JobStatus.COMPLETED:
+                    state, error = JobStatus.FAILED, _unreadable_data(exc)
+                    message = error
+            summary, failures, data = await self._summary(conn, job, handler, stored, state, error)
             if state is JobStatus.COMPLETED:
                 message = summary  # an early end keeps its reason as the message
         specs: list[tuple[EventType, str, dict[str, Any]]] = [
@@ -272,14 +284,14 @@ class StepRunner:
         return staged
 
     async def _summary(
-        self, conn: Conn, job: JobRow, handler: JobHandler[Any, Any, Any], state: JobStatus, error: str | None
+        self, conn: Conn, job: JobRow, handler: JobHandler[Any, Any, Any], data: JobData, state: JobStatus,
+        error: str | None,
     ) -> tuple[str, list[ItemFailure], dict[str, Any]]:
         """`on_job_end` in a savepoint: a summary that fails still ends the job."""
         try:
             options = handler.options_model.model_validate(job["options"])
         except ValidationError:
             options = None
-        data = handler.data_model.model_validate(job["data"] or {})
         finished = FinishedJob(
             job_id=job["job_id"], command=job["command"], state=state, options=options, data=data,
             total=job["total"], processed=job["processed"], succeeded=job["succeeded"], failed=job["failed"],
@@ -297,6 +309,10 @@ class StepRunner:
 
     def step_message(self, job_id: UUID, step_no: int) -> OutboxMessage:
         return OutboxMessage.step(self.step_queue, StepMessage(job_id=job_id, step_no=step_no))
+
+
+def _unreadable_data(exc: ValidationError) -> str:
+    return f"needs a newer worker: the job's stored data does not validate here ({describe_invalid(exc)})"
 
 
 def _changed_fields(before: JobData, after: JobData | None) -> dict[str, Any]:
