@@ -47,6 +47,13 @@ class Box:
         async with httpx.AsyncClient() as client:
             (await client.post(f"{self.url}/_sandbox/config", json=patch)).raise_for_status()
 
+    async def trivia_site(self, name: str, **config: Any) -> None:
+        """Add (or change) trivia site `name`, e.g. `per_category=3, min_interval_s=0`."""
+        await self.patch({"trivia": {name: config}})
+
+    def trivia_stats(self, site: str) -> dict[str, Any]:
+        return dict(self.state.stats()["trivia"][site])
+
     async def publish(self, feed: str, count: int) -> None:
         async with httpx.AsyncClient() as client:
             (await client.post(f"{self.url}/_sandbox/feeds/{feed}/publish", json={"count": count})).raise_for_status()
@@ -80,16 +87,24 @@ def feed_source(box: Box, name: str, feed: str, **options: Any) -> dict[str, Any
 
 
 @asynccontextmanager
-async def stack(infra: Infra, sources: list[dict[str, Any]], **settings: Any) -> AsyncIterator[None]:
-    """The real rate limiter (trivia sites at one call per 5 s, as the API allows) and the service."""
+async def rate_limiter(infra: Infra) -> AsyncIterator[None]:
+    """The real rate limiter, in this process: the feeds' bucket roomy, trivia sources at their own pace
+    (one call per 5 s unless a source says otherwise, as the API allows)."""
     limiter = create_limiter_app(RateLimiterSettings(
         amqp_url=infra.amqp_url, database_url=infra.database_url,
         rate_limits={"http:feeds": LimitRule(rate=200, burst=50)},
     ))
+    async with limiter.router.lifespan_context(limiter):
+        yield
+
+
+@asynccontextmanager
+async def stack(infra: Infra, sources: list[dict[str, Any]], **settings: Any) -> AsyncIterator[None]:
+    """The real rate limiter and the service, in this process."""
     service_settings = ContentFetchSettings(amqp_url=infra.amqp_url, database_url=infra.database_url,
                                             content_sources=sources, **settings)
     app = create_service_app(SPEC, service_settings)
-    async with limiter.router.lifespan_context(limiter), app.router.lifespan_context(app):
+    async with rate_limiter(infra), app.router.lifespan_context(app):
         yield
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from tests.content_fetch.harness import FINAL, by_source, feed_source, query, serve_content, stack, start, trivia_source
 from tests.runtime.harness import EventTap
+from tests.status.conftest import job_when, running_status
 from tests.support.infra import Infra
 
 
@@ -21,6 +22,7 @@ async def test_both_stores_mcqs_and_headlines_and_a_rerun_adds_nothing(infra: In
     assert result["current_affairs_status"] == "✓ Completed"
     assert (result["total_items"], result["new_items"], result["error_count"]) == (10 + 20 + 15, 45, 0)
     assert result["success_count"] == result["processed_items"] == 45
+    assert result["timeout_s"] == 300  # the default: the old command's 5 minutes
     logs = by_source(result)
     assert (logs["general"]["fetched"], logs["general"]["new"]) == (10, 10)
     assert (logs["world"]["new"], logs["tech"]["new"]) == (20, 15)
@@ -68,15 +70,24 @@ async def test_one_type_skips_the_other_and_a_failing_source_leaves_the_rest_don
 
 
 async def test_a_job_past_its_timeout_fails_naming_the_source_still_running(infra: Infra) -> None:
+    # The old command's 408: the status API shows the job failed, "timed out after N s", and what still ran.
     async with serve_content() as box:
+        await box.patch({"feeds": {"slow": {"delay_s": 5.0}}})
         sources = [feed_source(box, "slow", "slow"), feed_source(box, "tech", "tech")]
-        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
-            done = await tap.until(await start(tap, type="current_affairs", timeout_s=2), FINAL, timeout=60)
+        async with stack(infra, sources) as _, running_status(infra) as status, EventTap.open(infra) as tap:
+            job_id = await start(tap, type="current_affairs", timeout_s=2)
+            done = await tap.until(job_id, FINAL, timeout=60)
+            shown = await job_when(status.client, job_id, lambda job: job["status"] == "failed")
     assert done.type == "failed"
     assert done.message.startswith("timed out after 2 s; still running: slow")
-    result = done.detail["result"]
+    assert shown["error"] == "timed out after 2 s; still running: slow"
+    result = shown["result"]
     assert result["timed_out"] is True
-    assert result["current_affairs_status"].startswith("✗ Failed: timed out after 2 s")
+    assert result["error_message"] == "timed out after 2 s; still running: slow"
+    assert result["current_affairs_status"] == "✗ Failed: timed out after 2 s; still running: slow"
+    assert result["mcq_status"] == "skipped"
+    assert by_source(result)["tech"]["new"] == 15  # the source that finished in time keeps its items
+    assert len(await query(infra, "SELECT 1 FROM content_fetch.headlines WHERE source = 'slow'")) == 0
 
 
 async def test_questions_met_again_are_counted_as_duplicates_not_stored_twice(infra: Infra) -> None:

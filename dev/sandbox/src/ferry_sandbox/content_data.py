@@ -13,6 +13,7 @@ import random
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from html.entities import codepoint2name
 from urllib.parse import quote
 from xml.sax.saxutils import escape
 
@@ -47,13 +48,21 @@ class Question:
                 return quote(text, safe="-_.~")
             if encode == "urlLegacy":
                 return quote(text, safe="-_.~").replace("%20", "+")
-            return html.escape(text, quote=True).replace("&#x27;", "&#039;")
+            return html_entities(text)
 
         return {
             "type": enc(self.type), "difficulty": enc(self.difficulty), "category": enc(CATEGORIES[self.category]),
             "question": enc(self.question), "correct_answer": enc(self.correct_answer),
             "incorrect_answers": [enc(a) for a in self.incorrect_answers],
         }
+
+
+def html_entities(text: str) -> str:
+    """The API's default encoding, as PHP's htmlentities writes it: `&quot;`, `&#039;`, `&amp;`, `&lt;`, and a
+    named entity for every character HTML 4 names (`&eacute;`, `&ldquo;`); others stay as UTF-8."""
+    escaped = html.escape(text, quote=True).replace("&#x27;", "&#039;")
+    return "".join(f"&{codepoint2name[ord(c)]};" if ord(c) > 127 and ord(c) in codepoint2name else c
+                   for c in escaped)
 
 
 def question_bank(per_category: int = 40, seed: int = 7) -> list[Question]:

@@ -4,7 +4,7 @@
 (all or nothing); 2 invalid parameter; 3 token not found (a new one is requested); 4 token empty
 (every matching question was returned: the token is reset, and the fetch tried once more); 5 rate
 limited (one request per client every 5 s: the bucket is paused and the step parked). See
-docs/content-sources.md.
+services/content-fetch/README.md.
 """
 
 from __future__ import annotations
