@@ -172,6 +172,10 @@ async def test_a_refused_refresh_deactivates_the_connection_and_fails_clearly(in
         assert done.type == "failed"
         assert done.message.startswith("Failed to get authenticated Peloton client for rider_one: token refresh "
                                        "failed (Peloton answered 401): the token endpoint answered 403")
+        # the plan ran (the stored token looked valid): the report says what was done before the stop
+        result = done.detail["result"]
+        assert result["report"][-1] == f"Stopped: {done.message}"
+        assert {k: result[k] for k in COUNTS} == dict.fromkeys(COUNTS, 0)
         row = (await _rows(infra, "SELECT is_active, inactive_reason FROM peloton_sync.peloton_connection"))[0]
         assert row["is_active"] is False
         assert "the token endpoint answered 403" in row["inactive_reason"]
