@@ -86,3 +86,51 @@ def test_rules_run_in_the_registrys_order() -> None:
     assert cleaned.hidden_blocks == 1
     assert cleaned.h1_removed
     assert cleaned.text == f"\n![b]({BASE}/./b.png?raw=true)\n"
+
+
+# -- content variables (the registry's `{%\s+([^\s%]+)\s+%}`) ------------------------------------------
+
+def test_a_defined_content_variable_is_replaced_by_its_value() -> None:
+    cleaned = clean("Welcome to {% course %}, mail {% email %}.\n", URL, {"course": "Ferry 101", "email": "a@b.c"})
+    assert cleaned.text == "Welcome to Ferry 101, mail a@b.c.\n"
+    assert (cleaned.variables, cleaned.missing_variables) == (2, ())
+
+
+def test_an_inline_default_is_used_only_when_the_variable_is_not_defined() -> None:
+    raw = 'Cost: {% price:"$10" %} / {% seats:20 %}\n'
+    assert clean(raw, URL).text == 'Cost: "$10" / 20\n'  # taken as written, quotes included
+    assert clean(raw, URL, {"price": "$5"}).text == "Cost: $5 / 20\n"
+
+
+def test_an_undefined_variable_without_a_default_stays_and_is_reported_but_cleaning_succeeds() -> None:
+    cleaned = clean("Ask {% mentor %} or {% mentor %}.\n", URL, {"course": "x"})
+    assert cleaned.text == "Ask {% mentor %} or {% mentor %}.\n"
+    assert (cleaned.variables, cleaned.missing_variables) == (0, ("mentor",))
+
+
+def test_a_variable_defined_with_neither_value_nor_default_leaves_the_text_as_written() -> None:
+    cleaned = clean("Hi {%   who   %}!\n", URL, {"who": None})
+    assert cleaned.text == "Hi {%   who   %}!\n"
+    assert cleaned.missing_variables == ("who",)
+
+
+@pytest.mark.parametrize("raw", [
+    "{%course%}\n",                        # the registry's pattern needs a space on each side
+    '{% course:"two words" %}\n',          # no space inside the name or its default
+    "{% course %\n",
+])
+def test_what_the_registrys_pattern_does_not_match_stays(raw: str) -> None:
+    assert clean(raw, URL, {"course": "X"}).text == raw
+
+
+def test_variables_in_code_are_left_as_written() -> None:
+    raw = "Use {% course %}.\n\n```liquid\n{% course %}\n```\n\nInline `{% course %}` too.\n"
+    text = clean(raw, URL, {"course": "Ferry"}).text
+    assert text == "Use Ferry.\n\n```liquid\n{% course %}\n```\n\nInline `{% course %}` too.\n"
+
+
+def test_variables_are_replaced_after_the_hide_blocks_are_gone() -> None:
+    raw = "<!-- hide -->\n{% secret %}\n<!-- endhide -->\n{% course %}\n"
+    cleaned = clean(raw, URL, {"course": "C"})
+    assert cleaned.text == "\nC\n"
+    assert cleaned.missing_variables == ()  # the hidden one is never looked up

@@ -1,4 +1,4 @@
-"""Cleaning a README the way the registry does (docs/asset-sync.md has the rules), in this order:
+r"""Cleaning a README the way the registry does (docs/asset-sync.md has the rules), in this order:
 
 1. relative image paths (`./` or `../`, right after `(`, `'` or `"`, ending .png .jpg .jpeg .svg
    .gif) become `dirname(readme_url) + "/" + path + "?raw=true"`;
@@ -7,7 +7,14 @@
 3. private GitHub URLs (raw.githubusercontent.com links carrying a `?token=`) are rewritten to the
    repository's `blob/...?raw=true` form, so no access token stays in the published text;
 4. the first level-1 heading is removed when it is the first thing after the front matter (which
-   is kept).
+   is kept);
+5. content variables: `{% name %}` or `{% name:default %}` (the registry's pattern,
+   `{%\s+([^\s%]+)\s+%}`: no space inside the name or default) becomes the variable's value (its
+   `value`, else its `default_value`), else the default written after the first `:`, taken as
+   written, quotes included; a variable neither defined nor given a default is left as
+   `{% name %}` and reported as missing, without failing the cleaning (the registry logs it and
+   carries on). The variables are those of the asset's language and those of none
+   (`asset_sync.content_variable`); the asset's language wins over none.
 
 Code is left as written: fenced and indented code blocks and inline code spans are found with a
 CommonMark parser (markdown-it-py) and set aside before any rule runs, so an example of a hide
@@ -17,7 +24,8 @@ marker or of an image inside code is never touched.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -34,6 +42,7 @@ _PRIVATE_RAW = re.compile(
     r"https://raw\.githubusercontent\.com/(?P<org>[\w.-]+)/(?P<repo>[\w.-]+)/(?P<rest>[^\s)\"'?#]+)"
     r"\?token=[\w.-]+"
 )
+_VARIABLE = re.compile(r"{%\s+([^\s%]+)\s+%}")
 _INLINE_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
 _PLACEHOLDER = "\x00{kind}{n}\x00"
 _RESTORE = re.compile(r"\x00([BI])(\d+)\x00")
@@ -50,6 +59,8 @@ class Cleaned:
     hidden_blocks: int
     private_urls: int
     h1_removed: bool
+    variables: int = 0
+    missing_variables: tuple[str, ...] = field(default=())
 
 
 class _Shelf:
@@ -113,6 +124,25 @@ def rewrite_private_urls(text: str) -> tuple[str, int]:
     return _PRIVATE_RAW.subn(public, text)
 
 
+def replace_variables(text: str, variables: Mapping[str, str | None]) -> tuple[str, int, tuple[str, ...]]:
+    """The text with its content variables replaced; how many were, and the names left as they were."""
+    replaced, missing = 0, []
+
+    def one(found: re.Match[str]) -> str:
+        nonlocal replaced
+        name, colon, default = found[1].strip().partition(":")
+        name = name.strip()
+        value = variables.get(name, default.strip() if colon else None)
+        if value is None:
+            if name not in missing:
+                missing.append(name)
+            return found[0] if name in variables else "{% " + name + " %}"
+        replaced += 1
+        return value
+
+    return _VARIABLE.sub(one, text), replaced, tuple(missing)
+
+
 def strip_first_h1(text: str) -> tuple[str, bool]:
     """Remove the first block when it is a level-1 heading (ATX or setext) after the front matter."""
     first = next((t for t in _parser().parse(text) if t.level == 0 and t.nesting >= 0 and t.type != "front_matter"),
@@ -124,13 +154,18 @@ def strip_first_h1(text: str) -> tuple[str, bool]:
     return "".join(lines[:start] + lines[end:]), True
 
 
-def clean(raw: str, readme_url: str) -> Cleaned:
-    """The cleaned README; CleaningError (with the registry's message) when it cannot be cleaned."""
+def clean(raw: str, readme_url: str, variables: Mapping[str, str | None] | None = None) -> Cleaned:
+    """The cleaned README; CleaningError (with the registry's message) when it cannot be cleaned.
+
+    Content variables are replaced with the rest of the prose, before the code is put back (so an
+    example `{% tag %}` in code stays); the registry replaces them after stripping the H1, which
+    gives the same text, since a heading is removed whatever it says."""
     shelf = _Shelf()
     text = _shelve_code(raw, shelf)
     text, images = absolute_images(text, readme_url)
     text, hidden = remove_hidden(text)
     text, private = rewrite_private_urls(text)
+    text, replaced, missing = replace_variables(text, variables or {})
     text = shelf.restore(text)
     text, h1 = strip_first_h1(text)
-    return Cleaned(text, images, hidden, private, h1)
+    return Cleaned(text, images, hidden, private, h1, replaced, missing)

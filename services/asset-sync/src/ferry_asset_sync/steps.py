@@ -25,7 +25,7 @@ import asyncpg
 from ferry.contracts.asset_sync import PullAndCleanOptions, SyncStatus
 from ferry.db import Conn, schema_name
 from ferry.jobs.store import JobStore
-from ferry_asset_sync import SERVICE, assets, cleaning
+from ferry_asset_sync import SERVICE, assets, cleaning, variables
 from ferry_asset_sync.assets import AssetTable
 from ferry_asset_sync.errors import AssetError, CleaningError
 from ferry_asset_sync.github import paced
@@ -176,7 +176,8 @@ class AssetSync:
                 succeeded=1, message=f"✓ {slug}: nothing to clean"), cleaned="skipped")
         now = datetime.now(UTC)
         try:
-            cleaned = cleaning.clean(str(asset["readme_raw"]), str(asset["readme_url"]))
+            known = await variables.for_lang(conn, self.schema, asset.get("lang"))
+            cleaned = cleaning.clean(str(asset["readme_raw"]), str(asset["readme_url"]), known)
         except CleaningError as exc:
             await table.update(conn, asset_id, {"cleaning_status": SyncStatus.ERROR.value,
                                                 "cleaning_status_details": str(exc), "last_cleaning_at": now})
@@ -185,8 +186,10 @@ class AssetSync:
                 cleaned="failed", note=str(exc))
         await table.update(conn, asset_id, {"readme": cleaned.text, "cleaning_status": SyncStatus.OK.value,
                                             "cleaning_status_details": None, "last_cleaning_at": now})
+        missing = "".join(f" (content variable {name} is missing and has no default value)"
+                          for name in cleaned.missing_variables)
         return await self._finish_asset(conn, job_id, asset_id, Outcome(
-            succeeded=1, message=f"✓ {slug}: cleaned"), cleaned="cleaned")
+            succeeded=1, message=f"✓ {slug}: cleaned{missing}"), cleaned="cleaned", note=missing.strip() or None)
 
     # -- counting off -------------------------------------------------------------------------------
     async def _finish_asset(self, conn: Conn, job_id: UUID, asset_id: int, outcome: Outcome, *,
