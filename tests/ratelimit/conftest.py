@@ -25,16 +25,17 @@ def limits_env(rules: dict[str, dict[str, float]], **pause: float) -> dict[str, 
 
 
 @asynccontextmanager
-async def limiter_in_process(infra: Infra, rules: dict[str, dict[str, float]], **pause: float) -> AsyncIterator[
-    LimiterServer
-]:
+async def limiter_in_process(
+    infra: Infra, rules: dict[str, dict[str, float]], *, upstream_max_wait_s: float = 3600.0, **pause: float
+) -> AsyncIterator[LimiterServer]:
     """The limiter's consumer in this event loop, with its own pool; stopped (handed over) at exit."""
     settings = RateLimiterSettings(
-        amqp_url=infra.amqp_url, database_url=infra.database_url, **_parsed(limits_env(rules, **pause))
+        amqp_url=infra.amqp_url, database_url=infra.database_url, upstream_max_wait_s=upstream_max_wait_s,
+        **_parsed(limits_env(rules, **pause)),
     )
     await prepare_database(settings)
     pool = await create_pool(infra.database_url, max_size=2)
-    server = LimiterServer(TokenBuckets(settings.limit_table(), settings.rate_limit_pause), pool, settings)
+    server = LimiterServer(TokenBuckets.from_settings(settings), pool, settings)
     await server.start()
     try:
         yield server

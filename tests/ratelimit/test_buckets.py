@@ -201,3 +201,29 @@ def test_grants_never_exceed_burst_plus_rate_times_window(
         for j in range(i, len(grants)):
             window = grants[j] - start
             assert j - i + 1 <= burst + rate * window + 1e-4  # epoch floats carry ~1e-7 s
+
+
+def test_client_reported_waits_are_capped_by_the_limiters_setting() -> None:
+    clock = FakeClock()
+    table = LimitTable({}, LimitRule(rate=1.0, burst=1))
+    b = TokenBuckets(table, clock=clock, max_wait_s=3600)
+    assert b.feedback(UpstreamFeedback(key="k:retry", status=429, retry_after_s=5 * 86400))
+    assert b.feedback(UpstreamFeedback(key="k:inf", status=503, retry_after_s=float("inf")))
+    assert b.feedback(UpstreamFeedback(key="k:reset", status=403, remaining=0, reset_at=T0 + 30 * 86400))
+    for key in ("k:retry", "k:inf", "k:reset"):
+        assert b.paused_until(key) == T0 + 3600, key
+    # Under the cap, the upstream's word stands.
+    assert b.feedback(UpstreamFeedback(key="k:short", status=429, retry_after_s=90))
+    assert b.paused_until("k:short") == T0 + 90
+    # A pause saved before the cap (or under a larger one) is cut when the buckets are loaded.
+    far = TokenBuckets(table, clock=clock, max_wait_s=86400 * 30)
+    far.feedback(UpstreamFeedback(key="k:saved", status=429, retry_after_s=20 * 86400))
+    b.replace(far.take_dirty().items())
+    assert b.paused_until("k:saved") == T0 + 3600
+    assert b.acquire("k:saved").wait_s <= 3600
+
+
+def test_the_cap_comes_from_ferry_upstream_max_wait_s() -> None:
+    settings = RateLimitSettings(upstream_max_wait_s=60)
+    assert TokenBuckets.from_settings(settings).max_wait_s == 60
+    assert LocalLimiter.from_settings(settings).buckets.max_wait_s == 60

@@ -74,6 +74,26 @@ async def test_secondary_limit_pauses_the_key_for_every_client(infra: Infra) -> 
         assert reported + 2.0 <= until <= seen + 2.0
 
 
+async def test_a_client_reporting_a_pause_of_days_pauses_the_key_no_longer_than_the_limiters_cap(
+    infra: Infra,
+) -> None:
+    # A worker passes on what its upstream said (a Retry-After of five days, a reset a week away); the
+    # limiter's own FERRY_UPSTREAM_MAX_WAIT_S (here 120 s) bounds the fleet-wide pause either way.
+    five_days, week = 5 * 86400.0, 7 * 86400.0
+    async with limiter_in_process(infra, {"gh:*": {"rate": 10, "burst": 10}}, upstream_max_wait_s=120), clients(
+        infra, "reporter", "other"
+    ) as (reporter, other):
+        reported = time.time()
+        await reporter.feedback(UpstreamFeedback(key="gh:alice", status=429, retry_after_s=five_days))
+        await reporter.feedback(
+            UpstreamFeedback(key="gh:bob", status=403, limit=5000, remaining=0, reset_at=reported + week)
+        )
+        alice, seen_alice = await paused_until(other, "gh:alice")
+        bob, seen_bob = await paused_until(other, "gh:bob")
+    assert reported + 119 <= alice <= seen_alice + 120
+    assert reported + 119 <= bob <= seen_bob + 120
+
+
 async def paused_until(limiter: Limiter, key: str) -> tuple[float, float]:
     """(end of the key's pause, when it was seen) once the limiter reports the key paused."""
     for _ in range(100):

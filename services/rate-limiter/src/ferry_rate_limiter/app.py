@@ -28,7 +28,7 @@ def create_app(settings: RateLimiterSettings) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         await prepare_database(settings)
         pool = await create_pool(settings.database_url.get_secret_value(), min_size=1, max_size=3)
-        buckets = TokenBuckets(settings.limit_table(), settings.rate_limit_pause)
+        buckets = TokenBuckets.from_settings(settings)
         server = LimiterServer(buckets, pool, settings)
         await server.start()
         state.update(pool=pool, server=server)

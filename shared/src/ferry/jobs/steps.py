@@ -149,7 +149,10 @@ class StepRunner:
                 return await handler.run_step(step)
         except TimeoutError as exc:
             waiting = f" ({step.status})" if step.status else ""
-            raise RetryLater(30, f"step ran longer than {self.limits.step_timeout_s:g}s{waiting}") from exc
+            # Parked, not counted: what it waited for (a limiter, a lock) may be back soon; it waits
+            # about as long as it ran, at least the shortest parking tier, at most 30 s.
+            raise RetryLater(min(30.0, self.limits.step_timeout_s),
+                             f"step ran longer than {self.limits.step_timeout_s:g}s{waiting}") from exc
         except Exception as exc:
             if is_outage(exc) or isinstance(exc, RetryLater | JobFailed | ItemFailed):
                 raise
