@@ -77,7 +77,8 @@ def create_content_app(config: ContentConfig | None = None, clock: Callable[[], 
 
     @app.middleware("http")
     async def log_and_delay(request: Request, call_next: Any) -> Any:
-        admin = request.url.path.startswith("/_sandbox")
+        # Mounted under /content by ferry-sandbox, the path keeps the prefix: compare what follows it.
+        admin = request.url.path.removeprefix(request.scope.get("root_path", "")).startswith("/_sandbox")
         if not admin and state.config.latency_ms:
             await asyncio.sleep(state.config.latency_ms / 1000)
         response = await call_next(request)
