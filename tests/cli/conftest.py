@@ -171,6 +171,7 @@ class Ferry:
             status_transport=status.transport if status else None,
             stdin_is_terminal=lambda: terminal,
             poll_interval_s=0.01,
+            unknown_job_grace_s=0.3,  # `ferry watch` of an unknown id gives up after 30 polls or so
         )
         return self.runner.invoke(
             create_app(deps), list(args), input=input, env=self.infra.env(**(env or {})), catch_exceptions=False

@@ -174,3 +174,24 @@ def test_version_prints_the_installed_version(ferry: Ferry) -> None:
     result = ferry("--version")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("ferry 0.")
+
+
+def test_watch_of_an_unknown_job_gives_up_with_the_same_not_found_as_job(ferry: Ferry, infra: Infra) -> None:
+    job_id = str(uuid4())
+    status = FakeStatus(lambda _id, _call: None)
+    shown = ferry("job", job_id, status=status)
+    watched = ferry("watch", job_id, status=status)
+    assert watched.exit_code == shown.exit_code == 1, watched.output
+    assert f"job {job_id} not found in the status service" in shown.stderr
+    assert f"job {job_id} not found in the status service" in watched.stderr
+    assert "keeps running" not in watched.stderr
+    assert status.calls[job_id] >= 2  # it did wait a little for a job that may be on its way
+    assert published(infra) == []
+
+
+def test_wait_says_it_is_waiting_for_the_job_it_just_published(ferry: Ferry) -> None:
+    job_id = str(uuid4())
+    status = scripted(job_id, "completed")
+    result = ferry("telemetry-janitor", "clear", "--force", "--wait", "--job-id", job_id, status=status)
+    assert result.exit_code == 0, result.output
+    assert f"Waiting for job {job_id}, just published, to be taken by telemetry-janitor" in result.stderr

@@ -44,6 +44,8 @@ class Deps:
     status_transport: httpx.BaseTransport | None = None
     stdin_is_terminal: Callable[[], bool] = _stdin_is_terminal
     poll_interval_s: float = 0.5
+    unknown_job_grace_s: float = 10.0
+    """How long `ferry watch` waits for a job id the status service does not know before "not found"."""
 
     def load_settings(self) -> FerrySettings:
         """The FERRY_* settings, or a one-line error naming the bad variable (values not shown)."""

@@ -1,9 +1,13 @@
 """Following a job through the status service until it finishes (`--wait`, `ferry watch`).
 
 Polls `GET /jobs/{id}` and `GET /jobs/{id}/events?after_seq=`, prints each event's message as
-it arrives, and draws a progress bar (on stderr) from `processed` / `total`. A job the status
-service has not heard of yet (its service has not accepted it, or is not running) is waited
-for: the command stays in its queue until the service takes it.
+it arrives, and draws a progress bar (on stderr) from `processed` / `total`.
+
+A job the status service has not heard of yet is waited for in two ways. One the CLI has just
+published (`--wait`) is waited for as long as it takes: its command stays in its service's queue
+until the service takes it, and the CLI says so. An id given to `ferry watch` may be a typo or a
+job of another installation, so that wait is bounded (`Deps.unknown_job_grace_s`, long enough for a job
+published a moment ago to be accepted): then it fails with `ferry job`'s "not found".
 """
 
 from __future__ import annotations
@@ -16,7 +20,7 @@ from uuid import UUID
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from ferry.cli.context import Output
-from ferry.cli.errors import Interrupted
+from ferry.cli.errors import Interrupted, JobNotFound
 from ferry.cli.render import duration
 from ferry.cli.status_client import Job, StatusClient
 from ferry.contracts import FINISHED_STATUSES, JobStatus
@@ -25,6 +29,11 @@ EXIT_CODES = {JobStatus.COMPLETED: 0, JobStatus.FAILED: 1, JobStatus.CANCELLED: 
 """The CLI's exit code for a finished job: 0 only when it completed."""
 
 FINISHED = frozenset(status.value for status in FINISHED_STATUSES)
+
+
+def not_found(job_id: UUID) -> JobNotFound:
+    """The one "not found" of `ferry job`, `ferry watch` and `ferry cancel`."""
+    return JobNotFound(f"job {job_id} not found in the status service")
 
 
 def exit_code(job: Job) -> int:
@@ -41,12 +50,27 @@ def follow(
     show_events: bool = True,
     show_progress: bool = True,
     poll_interval_s: float = 0.5,
+    published_to: str | None = None,
+    give_up_after_s: float | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
 ) -> Job:
-    """Wait until the job finishes; return it as the status service last showed it."""
+    """Wait until the job finishes; return it as the status service last showed it.
+
+    `published_to` names the service a job was just published to: it is waited for without a
+    bound. Otherwise, with `give_up_after_s`, a job still unknown after that long is `not_found`.
+    """
     last_seq = -1
     show_events = show_events and not output.json_mode
-    waiting = f"Waiting for job {job_id} to reach the status service (is its service running?)"
+    if published_to is not None:
+        waiting = (
+            f"Waiting for job {job_id}, just published, to be taken by {published_to} "
+            f"(its command waits in its queue until {published_to} runs)"
+        )
+    else:
+        waiting = f"Waiting for job {job_id} to reach the status service"
+    started = clock()
+    seen = told = False
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
@@ -67,7 +91,14 @@ def follow(
             task = progress.add_task(waiting, total=None)
             while True:
                 job = client.job(job_id)
+                if job is None and not seen:
+                    if give_up_after_s is not None and published_to is None and clock() - started >= give_up_after_s:
+                        raise not_found(job_id)
+                    if not told:
+                        output.warn(waiting)
+                        told = True
                 if job is not None:
+                    seen = True
                     if show_events and _behind(job, last_seq):
                         for event in client.events(job_id, after_seq=last_seq):
                             last_seq = max(last_seq, int(event.get("seq", last_seq)))
@@ -83,6 +114,8 @@ def follow(
                         return job
                 sleep(poll_interval_s)
     except KeyboardInterrupt:
+        if not seen:
+            raise Interrupted(f"stopped waiting for job {job_id}; the status service had not heard of it") from None
         raise Interrupted(
             f"stopped following job {job_id}; it keeps running (follow it again with `ferry watch {job_id}`, "
             f"stop it with `ferry cancel {job_id}`)"

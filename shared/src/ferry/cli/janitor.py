@@ -79,7 +79,8 @@ def confirm_and_clear(
     )
     publish(settings.amqp_url, SERVICE, "clear", counting)
     output.say(f"Counting {MODEL} records with status '{status}' (dry-run job {counting.job_id})...")
-    job = wait_for(deps, output, settings, counting.job_id, label="counting", show_events=False)
+    job = wait_for(deps, output, settings, counting.job_id, label="counting", show_events=False,
+                   published_to=SERVICE)
     if job["status"] != "completed":
         output.warn(
             f"The counting job {counting.job_id} {job['status']}: {job.get('error') or job.get('message') or ''}"

@@ -9,6 +9,7 @@ import typer
 
 from ferry.cli.context import Deps, Output, guard, requested_by
 from ferry.cli.errors import JobEnded, JobNotFound
+from ferry.cli.follow import not_found
 from ferry.cli.publish import publish
 from ferry.cli.render import job_card, jobs_table
 from ferry.cli.submit import finish, wait_for
@@ -48,7 +49,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
         with deps.status_client(deps.load_settings()) as client:
             job = client.job(job_id)
         if job is None:
-            raise JobNotFound(f"job {job_id} not found in the status service")
+            raise not_found(job_id)
         if json_output:
             output.emit_json(job)
         else:
@@ -62,7 +63,9 @@ def register(app: typer.Typer, deps: Deps) -> None:
     ) -> None:
         """Follow a job live until it finishes; exit 1 unless it completes."""
         output = Output(json_mode=json_output)
-        job = wait_for(deps, output, deps.load_settings(), job_id, label=f"job {job_id}")
+        job = wait_for(
+            deps, output, deps.load_settings(), job_id, label=f"job {job_id}", give_up_after_s=deps.unknown_job_grace_s
+        )
         raise typer.Exit(finish(output, job))
 
     @app.command("cancel")

@@ -81,7 +81,7 @@ def submit(
             output.say(f"Published job {envelope.job_id} ({spec.routing_key})")
         return 0
     output.say(f"Published job {envelope.job_id} ({spec.routing_key})")
-    job = wait_for(deps, output, settings, envelope.job_id, label=spec.routing_key)
+    job = wait_for(deps, output, settings, envelope.job_id, label=spec.routing_key, published_to=service)
     return finish(output, job, on_result)
 
 
