@@ -9,9 +9,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Literal
 
+import aio_pika
 import asyncpg
 from pydantic import Field
 
+from ferry import topology
 from ferry.contracts import Command, Options
 from ferry.db import Migration
 from ferry.jobs import FinishedJob, JobData, JobHandler, JobSummary, Plan, Step, StepPayload, StepResult
@@ -105,3 +107,19 @@ async def test_a_service_built_by_the_recipe_runs_a_job_and_closes_its_resources
     finally:
         await conn.close()
     assert [r["text"] for r in rows] == ["hello ada", "hello bob", "hello cy"]
+
+
+async def test_a_started_service_has_declared_every_queue_it_and_the_status_service_need(infra: Infra) -> None:
+    """Commands and events published while the status service (or this one) is away must wait in a
+    queue: a job service on a fresh broker declares the base queues and its own, nothing else does."""
+    app = create_app(make_spec([]), settings_for(infra))
+    async with app.router.lifespan_context(app):
+        connection = await aio_pika.connect(infra.amqp_url)
+        try:
+            names = [q.name for q, _ in topology.BASE_QUEUES] + [q.name for q, _ in topology.service_queues(SERVICE)]
+            for name in names:
+                channel = await connection.channel()  # a failed passive declare closes its channel
+                await channel.declare_queue(name, passive=True)
+        finally:
+            await connection.close()
+    assert "status.commands" in names

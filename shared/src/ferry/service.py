@@ -201,12 +201,11 @@ async def declare_parking(broker: RabbitBroker, service: str) -> None:
     """The base topology and the parking queues (declared, never consumed)."""
     for queue in (topology.wait_queue(service, s) for s in topology.WAIT_TIERS_S):
         await broker.declare_queue(queue)
-    for exchange in (topology.COMMANDS, topology.EVENTS, topology.DLX):
+    for exchange in topology.EXCHANGES:
         await broker.declare_exchange(exchange)
-    dead = await broker.declare_queue(topology.DEAD_LETTERS)
-    await dead.bind(topology.DLX.name, routing_key="#")
-    events = await broker.declare_queue(topology.STATUS_EVENTS)
-    await events.bind(topology.EVENTS.name, routing_key="#")
+    for base, bound_to in topology.BASE_QUEUES:  # the same list the bare-channel paths declare
+        declared = await broker.declare_queue(base)
+        await declared.bind(bound_to.name, routing_key=base.routing())
 
 
 def consumers_alive(broker: RabbitBroker) -> bool:

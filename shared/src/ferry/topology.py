@@ -150,13 +150,25 @@ records each as a pending job. Declared by every publisher, like `status.events`
 the service's own copy is the one that matters; this one only feeds the status view."""
 
 
+EXCHANGES = (COMMANDS, EVENTS, DLX)
+"""Every ferry exchange."""
+
+BASE_QUEUES: tuple[tuple[RabbitQueue, RabbitExchange], ...] = (
+    (DEAD_LETTERS, DLX),
+    (STATUS_EVENTS, EVENTS),
+    (STATUS_COMMANDS, COMMANDS),
+)
+"""The queues every process declares, whatever it runs, with the exchange each binds to: the
+dead-letter queue and the status service's event and command queues (so nothing published while
+the status service is away is lost)."""
+
+
 async def declare_base(channel: aio_pika.abc.AbstractChannel) -> None:
-    """The exchanges, the dead-letter queue and the status service's event and command queues."""
-    for exchange in (COMMANDS, EVENTS, DLX):
+    """The exchanges and `BASE_QUEUES`, through a bare aio-pika channel."""
+    for exchange in EXCHANGES:
         await declare_exchange(channel, exchange)
-    await declare(channel, DEAD_LETTERS, DLX)
-    await declare(channel, STATUS_EVENTS, EVENTS)
-    await declare(channel, STATUS_COMMANDS, COMMANDS)
+    for queue, bound_to in BASE_QUEUES:
+        await declare(channel, queue, bound_to)
 
 
 async def declare_service(channel: aio_pika.abc.AbstractChannel, service: str) -> None:
