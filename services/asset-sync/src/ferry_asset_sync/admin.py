@@ -1,5 +1,6 @@
 """Getting assets in: `ferry asset-sync import FILE` and `ferry asset-sync add` (run where the service is
-installed, against FERRY_DATABASE_URL and FERRY_ASSET_SYNC_TABLE).
+installed, against FERRY_DATABASE_URL and FERRY_ASSET_SYNC_TABLE), and the content variables READMEs
+are cleaned with: `ferry asset-sync set-variable`.
 
 Every row is validated first; one bad row (its line number and what is wrong) refuses the whole
 file. The rows are then upserted by slug in one transaction: all of them or none. Only the fields
@@ -23,7 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ferry.contracts.asset_sync import AssetStatus, AssetType, check_lang
 from ferry.db import connect, migrate_database, migrations_in, schema_name
-from ferry_asset_sync import SERVICE
+from ferry_asset_sync import SERVICE, variables
 from ferry_asset_sync.assets import AssetTable
 from ferry_asset_sync.errors import TableNotFound
 from ferry_asset_sync.settings import AssetSyncSettings
@@ -179,3 +180,33 @@ def import_file(path: Path, file_format: str | None = None, settings: AssetSyncS
     """Validate every row of a JSON-lines or CSV file, then upsert them all in one transaction."""
     rows = parse_rows(path.read_text(encoding="utf-8"), guess_format(path, file_format))
     return asyncio.run(_write(settings or AssetSyncSettings(), rows))
+
+
+_VARIABLE_KEY = re.compile(r"^[^\s%:]{1,100}$")  # what the registry's `{%\s+([^\s%]+)\s+%}` can name
+
+
+async def _put_variable(settings: AssetSyncSettings, key: str, value: str | None, default_value: str | None,
+                        lang: str | None) -> None:
+    dsn = settings.database_url.get_secret_value()
+    schema = schema_name(SERVICE)
+    await migrate_database(dsn, schema, migrations_in("ferry_asset_sync"))
+    conn = await connect(dsn)
+    try:
+        await variables.put(conn, schema, key, value, default_value=default_value, lang=lang)
+    finally:
+        await conn.close()
+
+
+def set_variable(key: str, value: str | None, *, default_value: str | None = None, lang: str | None = None,
+                 settings: AssetSyncSettings | None = None) -> None:
+    """Define (or redefine) one content variable (`ferry asset-sync set-variable`)."""
+    if not _VARIABLE_KEY.match(key):
+        raise ImportRefused(f"{key!r} cannot be a content variable's name: 1 to 100 characters, without spaces, "
+                            "'%' or ':' (a README writes it as {% name %})")
+    if value is None and default_value is None:
+        raise ImportRefused(f"give content variable {key} a value or a --default")
+    try:
+        checked_lang = check_lang(lang) if lang is not None else None
+    except ValueError as exc:
+        raise ImportRefused(str(exc)) from None
+    asyncio.run(_put_variable(settings or AssetSyncSettings(), key, value, default_value, checked_lang))

@@ -4,7 +4,7 @@
 options model (`PullAndCleanOptions`); a bad `--asset-type`, `--status`, `--lang`, `--delay` or
 `--batch-size` is refused (exit 2, naming the allowed values) before anything is published.
 
-`import FILE` and `add` write to the service's assets table directly (they need
+`import FILE`, `add` and `set-variable` write to the service's tables directly (they need
 `ferry-asset-sync` installed and FERRY_DATABASE_URL): an import is one transaction, so a file with
 a bad row imports nothing, and every bad row is reported with its line number.
 """
@@ -164,3 +164,28 @@ def register(app: typer.Typer, deps: Deps) -> None:
             output.emit_json({"slug": slug, "inserted": bool(report.inserted)})
         else:
             output.say(f"{verb} asset {slug}")
+
+    @sub.command("set-variable")
+    @guard
+    def set_variable(
+        key: Annotated[str, typer.Argument(help="The variable's name, as a README writes it: {% name %}.")],
+        value: Annotated[str | None, typer.Argument(help="Its value (leave out to give only a --default).")] = None,
+        default: Annotated[
+            str | None, typer.Option("--default", help="Used when the variable has no value.")
+        ] = None,
+        lang: Annotated[
+            str | None, typer.Option("--lang", callback=_lang, help="Only for assets of this language (default: all).")
+        ] = None,
+        json_output: JsonFlag = False,
+    ) -> None:
+        """Define (or redefine) a content variable, replaced in READMEs when they are cleaned."""
+        output = Output(json_mode=json_output)
+        admin = _admin()
+        try:
+            admin.set_variable(key, value, default_value=default, lang=lang)
+        except admin.ImportRefused as exc:
+            raise Refused(str(exc)) from None
+        if output.json_mode:
+            output.emit_json({"key": key, "value": value, "default_value": default, "lang": lang})
+        else:
+            output.say(f"Content variable {key} set" + (f" for {lang}" if lang else " for every language"))
