@@ -104,3 +104,18 @@ async def test_questions_met_again_are_counted_as_duplicates_not_stored_twice(in
     rows = await query(infra, "SELECT category, question FROM content_fetch.mcq_questions")
     assert len(rows) == 2
     assert {r["category"] for r in rows} == {"Science & Nature"}  # base64 decoded
+
+
+async def test_a_long_retry_after_does_not_keep_a_job_past_its_timeout(infra: Infra) -> None:
+    # A feed says "come back in 10 minutes": the step parks only until the job's deadline, then fails it.
+    async with serve_content() as box:
+        await box.patch({"feeds": {"world": {"fail_next": 1, "fail_status": 429, "retry_after_s": 600}}})
+        # tech as if on another host: a 429 pauses the host's bucket, here world's alone
+        sources = [feed_source(box, "world", "world"), {**feed_source(box, "tech", "tech"), "rate_key": "http:tech"}]
+        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
+            done = await tap.until(await start(tap, type="current_affairs", timeout_s=3), FINAL, timeout=60)
+        world = box.state.stats()["feeds"]["world"]
+    assert done.type == "failed"
+    assert done.message.startswith("timed out after 3 s; still running: world")
+    assert (world["requests"], world["errors"]) == (1, 1)  # not asked again while it said to wait
+    assert by_source(done.detail["result"])["tech"]["new"] == 15

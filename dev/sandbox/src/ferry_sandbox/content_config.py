@@ -39,7 +39,8 @@ class FeedSite(_Model):
     malformed: bool = Field(False, description="Serve a document that is not well-formed XML.")
     delay_s: float = Field(0.0, ge=0, description="Wait this long before answering (a slow feed).")
     fail_next: int = Field(0, ge=0, description="Answer the next N requests with `fail_status`.")
-    fail_status: int = Field(503, ge=500, le=599)
+    fail_status: int = Field(503, ge=429, le=599, description="A 5xx, or 429 (too many requests).")
+    retry_after_s: int | None = Field(None, ge=0, description="Sent as `Retry-After` with the failures.")
     conditional: bool = Field(True, description="Send ETag and Last-Modified, and answer 304 when unchanged.")
 
 

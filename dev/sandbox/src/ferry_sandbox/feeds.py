@@ -87,8 +87,9 @@ class FeedServer:
         if feed.config.fail_next > 0:
             feed.config = feed.config.model_copy(update={"fail_next": feed.config.fail_next - 1})
             feed.counters.errors += 1
-            return Response("<html><body><h1>Service Unavailable</h1></body></html>",
-                            status_code=feed.config.fail_status, media_type="text/html")
+            after = {"Retry-After": str(feed.config.retry_after_s)} if feed.config.retry_after_s is not None else {}
+            return Response(f"<html><body><h1>{feed.config.fail_status}</h1></body></html>",
+                            status_code=feed.config.fail_status, media_type="text/html", headers=after)
         text, media_type = feed.document(base_url)
         body = text.encode()
         headers: dict[str, str] = {}

@@ -128,7 +128,10 @@ class FetchContent(JobHandler[FetchOptions, SourceStep, ContentData]):
         except TimeoutError:
             raise JobFailed(await self._timeout_message(step)) from None
         except RateLimited as exc:
-            raise RetryLater(exc.seconds, f"{source.name}: {exc.reason}") from exc
+            # Parked no longer than the deadline: the step comes back to fail the job on time (a long
+            # Retry-After would otherwise keep it "running" well past its timeout).
+            wait = min(exc.seconds, max(0.0, step.data.deadline - time.time()))
+            raise RetryLater(wait, f"{source.name}: {exc.reason}") from exc
         except SourceFailed as exc:
             log = log.model_copy(update={"error": str(exc)})
         log = log.model_copy(update={"duration_s": round(time.monotonic() - started, 3)})
