@@ -68,6 +68,10 @@ class Ingester:
         self._pool = pool
         self._settings = settings
         self._metrics = metrics
+        self._notify = store.NotifyFilter(
+            statuses=tuple(settings.status_notify_on), services=tuple(settings.status_notify_services),
+            has_url=settings.status_notify_url is not None,
+        )
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._channel: AbstractRobustChannel | None = None
         self._queue: aio_pika.abc.AbstractQueue | None = None
@@ -228,7 +232,7 @@ class Ingester:
         ):
             with attempt:
                 async with self._pool.acquire(timeout=10) as conn:
-                    result = await store.write_events(conn, events)
+                    result = await store.write_events(conn, events, self._notify)
                 self.db_available = True
                 return result
         raise AssertionError("unreachable")  # pragma: no cover

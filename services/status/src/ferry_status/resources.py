@@ -25,6 +25,7 @@ from ferry_status.commands import CommandRecorder
 from ferry_status.errors import PublishFailed
 from ferry_status.ingest import Ingester
 from ferry_status.metrics import Metrics
+from ferry_status.notifications import Notifier
 from ferry_status.periodic import Periodic
 from ferry_status.scheduler import Scheduler
 from ferry_status.settings import StatusSettings
@@ -92,6 +93,7 @@ class Resources:
     recorder: CommandRecorder
     loops: list[Periodic]
     scheduler: Scheduler | None = None
+    notifier: Notifier | None = None
 
     @classmethod
     async def open(cls, settings: StatusSettings, metrics: Metrics) -> Resources:
@@ -132,6 +134,8 @@ class Resources:
     async def close(self) -> None:
         for loop in self.loops:
             await loop.stop()
+        if self.notifier is not None:
+            await self.notifier.close()
         await self.recorder.stop()
         await self.ingester.stop()
         await self.publisher.close()
@@ -174,8 +178,10 @@ def background_loops(res: Resources) -> list[Periodic]:
         await retention.run_if_due(res.pool, events_days=settings.status_retention_days,
                                    jobs_days=settings.job_retention_days, batch=settings.status_retention_batch)
 
+    res.notifier = Notifier(res.pool, settings)
     return [
         Periodic("retention", 300.0, retention_pass),
         Periodic("stall_check", stall_interval, check_stalled),
         Periodic("scheduler", settings.status_scheduler_tick_s, res.scheduler.tick),
+        Periodic("notifier", settings.status_notify_tick_s, res.notifier.tick),
     ]

@@ -21,10 +21,9 @@ import structlog
 
 from ferry.contracts import FINISHED_STATUSES, Command, JobStatus
 from ferry_status import timing
-from ferry_status.store import JOBS, SCHEMA, Executor
+from ferry_status.store import JOBS, SCHEDULES, SCHEMA, Executor
 
 log = structlog.get_logger(__name__)
-SCHEDULES = f'"{SCHEMA}".schedules'
 FIRES = f'"{SCHEMA}".schedule_fires'
 Publish = Callable[[str, bytes, str], Awaitable[None]]
 """(routing key, body, message id): publishes a command, confirmed, or raises."""
@@ -35,14 +34,16 @@ _FINISHED = [s.value for s in FINISHED_STATUSES]
 async def create(
     conn: Executor, *, schedule_id: UUID, service: str, command: str, options: dict[str, Any], spec: str,
     timezone: str, catch_up: bool, overlap: str, paused: bool, created_by: str, now: datetime,
+    notify_on: list[str] | None = None, notify_url: str | None = None,
 ) -> asyncpg.Record:
     cron = timing.to_cron(spec)
     next_due = timing.next_after(cron, timezone, now)
     row = await conn.fetchrow(
         f"INSERT INTO {SCHEDULES} (schedule_id, service, command, options, spec, cron, timezone, catch_up,"
-        " overlap, paused, next_due, created_by) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
-        " RETURNING *",
+        " overlap, paused, next_due, created_by, notify_on, notify_url)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) RETURNING *",
         schedule_id, service, command, options, spec, cron, timezone, catch_up, overlap, paused, next_due, created_by,
+        notify_on, notify_url,
     )
     assert row is not None
     return row

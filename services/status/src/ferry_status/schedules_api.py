@@ -8,11 +8,13 @@ from uuid import UUID, uuid4
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
 from ferry_status import scheduler, timing
 from ferry_status.api import Res, validated_command
 from ferry_status.auth import require_token
+from ferry_status.notifications import masked
+from ferry_status.settings import FinishedStatus, valid_webhook_url
 
 
 class NewSchedule(BaseModel):
@@ -33,6 +35,14 @@ class NewSchedule(BaseModel):
         "skip", description="`skip`: do not fire while the schedule's previous job is still unfinished."
     )
     paused: bool = Field(False, description="Create it paused.")
+    notify_on: list[FinishedStatus] | None = Field(
+        None, description="Finished statuses of its jobs that send a webhook notification (`[]`: none); "
+        "null: FERRY_STATUS_NOTIFY_ON decides."
+    )
+    notify_url: SecretStr | None = Field(
+        None, description="Webhook for its jobs' notifications (a secret: only ever shown masked); "
+        "null: FERRY_STATUS_NOTIFY_URL."
+    )
 
 
 class Schedule(BaseModel):
@@ -54,6 +64,8 @@ class Schedule(BaseModel):
     last_job_id: UUID | None = Field(description="The job the schedule last started.")
     created_by: str | None = Field(description="Who created it.")
     created_at: datetime = Field(description="When it was created.")
+    notify_on: list[str] | None = Field(description="Finished statuses that notify; null: the global setting.")
+    notify_url: str | None = Field(description="Its own webhook, masked (scheme and host only); null: the global one.")
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Schedule:
@@ -64,7 +76,7 @@ class Schedule(BaseModel):
             schedule=row["spec"], cron=row["cron"], timezone=row["timezone"], catch_up=row["catch_up"],
             overlap=row["overlap"], paused=row["paused"], next_run_at=upcoming, next_run_local=local,
             last_run_at=row["last_due"], last_job_id=row["last_job_id"], created_by=row["created_by"],
-            created_at=row["created_at"],
+            created_at=row["created_at"], notify_on=row["notify_on"], notify_url=masked(row["notify_url"]),
         )
 
 
@@ -108,11 +120,14 @@ def router() -> APIRouter:
             timing.zone(body.timezone)
         except timing.BadSchedule as exc:
             raise _bad("timezone", str(exc), body.timezone) from None
+        url = body.notify_url.get_secret_value() if body.notify_url else None
+        if url is not None and not valid_webhook_url(url):
+            raise _bad("notify_url", "not an absolute http(s) URL with a host", "**********")
         row = await scheduler.create(
             res.pool, schedule_id=uuid4(), service=spec.service, command=spec.command,
             options=options.model_dump(mode="json"), spec=body.schedule.strip(), timezone=body.timezone,
             catch_up=body.catch_up, overlap=body.overlap, paused=body.paused, created_by=caller,
-            now=datetime.now(UTC),
+            now=datetime.now(UTC), notify_on=None if body.notify_on is None else list(body.notify_on), notify_url=url,
         )
         return Schedule.from_row(row)
 

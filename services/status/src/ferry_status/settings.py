@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from typing import Annotated, Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import NoDecode, SettingsConfigDict
 
 from ferry.settings import FerrySettings
 
+FinishedStatus = Literal["completed", "failed", "cancelled", "rejected"]
+
 
 class StatusSettings(FerrySettings):
-    """`FerrySettings` plus how the event ingester batches its writes."""
+    """`FerrySettings` plus the status service's own: ingest batching, schedules, retention, notifications."""
+
+    # A refused value is not echoed in the error: FERRY_STATUS_NOTIFY_URL is a secret.
+    model_config = SettingsConfigDict(**FerrySettings.model_config, hide_input_in_errors=True)
 
     status_ingest_batch: int = Field(
         10_000, ge=1, le=50_000,
@@ -48,6 +56,79 @@ class StatusSettings(FerrySettings):
         5_000, ge=1, le=100_000, description="Most rows one retention transaction deletes.",
     )
 
+    status_notify_url: SecretStr | None = Field(
+        None, description="Webhook (Slack-compatible) POSTed when a job finishes; a secret, never logged or shown. "
+        "Unset: only schedules with their own URL notify.",
+    )
+    status_notify_on: Annotated[list[FinishedStatus], NoDecode] = Field(
+        default_factory=lambda: list[FinishedStatus](["completed", "failed"]),
+        description="Comma-separated finished statuses that notify, for jobs whose schedule does not say "
+        "(completed, failed, cancelled, rejected; empty: none).",
+    )
+    status_notify_services: Annotated[list[str], NoDecode] = Field(
+        default_factory=list, description="Comma-separated services whose jobs notify (empty: every service).",
+    )
+    status_public_url: str | None = Field(
+        None, description="The status service's address as people reach it, for the link in notifications "
+        "(default: FERRY_STATUS_URL).",
+    )
+    status_notify_tick_s: float = Field(
+        1.0, gt=0, le=60, description="How often each replica looks for notifications to send.",
+    )
+    status_notify_timeout_s: float = Field(
+        10.0, gt=0, le=120, description="Longest one webhook POST may take before it counts as failed.",
+    )
+    status_notify_backoff_s: float = Field(
+        2.0, gt=0, le=3_600, description="Wait before the first retry of a failed POST; doubles each time.",
+    )
+    status_notify_backoff_max_s: float = Field(
+        600.0, gt=0, le=86_400, description="Longest wait between two attempts of one notification.",
+    )
+    status_notify_max_attempts: int = Field(
+        12, ge=1, le=1_000, description="Attempts after which a notification is given up (logged, kept).",
+    )
+
+    @field_validator("status_notify_url")
+    @classmethod
+    def _webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and not valid_webhook_url(value.get_secret_value()):
+            raise ValueError("not an absolute http(s) URL with a host")
+        return value
+
+    @field_validator("status_notify_on", "status_notify_services", mode="before")
+    @classmethod
+    def _comma_list(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    def secret_values(self) -> list[str]:
+        """The shared secrets and the webhook URL (its path too: some lines show only the path)."""
+        secrets = super().secret_values()
+        if self.status_notify_url is not None:
+            secrets += webhook_secrets(self.status_notify_url.get_secret_value())
+        return secrets
+
     @property
     def job_retention_days(self) -> int:
         return max(self.status_retention_days, self.status_job_retention_days or self.status_retention_days)
+
+
+def webhook_secrets(url: str) -> list[str]:
+    """The parts of a webhook URL that must never be shown: all of it, and its path and query."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    hidden = [url, parts.path + (f"?{parts.query}" if parts.query else "")]
+    return [s for s in hidden if len(s) >= 4]
+
+
+def valid_webhook_url(url: str) -> bool:
+    """An absolute http(s) URL with a host (checked without ever echoing it)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)

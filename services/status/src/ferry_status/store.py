@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -19,6 +20,8 @@ from ferry_status import SERVICE
 SCHEMA = schema_name(SERVICE)
 EVENTS = f'"{SCHEMA}".events'
 JOBS = f'"{SCHEMA}".jobs'
+SCHEDULES = f'"{SCHEMA}".schedules'
+NOTIFICATIONS = f'"{SCHEMA}".notifications'
 Executor = asyncpg.Pool | asyncpg.Connection | PoolConnectionProxy
 
 _FINISHED = "(" + ", ".join(sorted(f"'{s.value}'" for s in FINISHED_STATUSES)) + ")"
@@ -56,6 +59,8 @@ WITH incoming AS (
     FROM fresh GROUP BY job_id
 ), latest AS (
     SELECT DISTINCT ON (job_id) * FROM fresh ORDER BY job_id, seq DESC
+), before AS (
+    SELECT job_id, status FROM {JOBS} WHERE job_id IN (SELECT job_id FROM latest)
 ), up AS (
     INSERT INTO {JOBS} AS j (job_id, service, command, status, total, processed, succeeded, failed, skipped,
         last_seq, message, error, result, created_at, started_at, finished_at, updated_at, requested_by, options,
@@ -73,9 +78,24 @@ WITH incoming AS (
         requested_by = COALESCE(j.requested_by, EXCLUDED.requested_by),
         options = COALESCE(j.options, EXCLUDED.options),
         updated_at = now(), last_event_at = now()
+    RETURNING j.job_id, j.status, j.service, j.schedule_id
+), notify AS (
+    -- A job this batch finished queues its notification (once: the primary key) if its schedule
+    -- asks (its `notify_on`, else the global statuses $20, to its URL or the global one: $22 says
+    -- there is one), or else if the global filter does ($20 statuses, $21 services, empty: all).
+    INSERT INTO {NOTIFICATIONS} (job_id, status)
+    SELECT u.job_id, u.status FROM up u LEFT JOIN before b USING (job_id)
+        LEFT JOIN {SCHEDULES} s ON s.schedule_id = u.schedule_id
+    WHERE u.status IN {_FINISHED} AND (b.status IS NULL OR b.status NOT IN {_FINISHED})
+      AND CASE WHEN s.notify_on IS NOT NULL OR s.notify_url IS NOT NULL
+               THEN u.status = ANY(COALESCE(s.notify_on, $20::text[])) AND (s.notify_url IS NOT NULL OR $22)
+               ELSE $22 AND u.status = ANY($20::text[]) AND (cardinality($21::text[]) = 0 OR u.service = ANY($21))
+          END
+    ON CONFLICT (job_id) DO NOTHING
     RETURNING 1
 )
-SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM up) AS jobs
+SELECT (SELECT count(*) FROM ins) AS inserted, (SELECT count(*) FROM up) AS jobs,
+       (SELECT count(*) FROM notify) AS notifications
 """
 
 
@@ -111,9 +131,21 @@ def _result_of(event: JobEvent) -> str | None:
     return json.dumps(result) if isinstance(result, dict) else None
 
 
-async def write_events(conn: Executor, events: Sequence[tuple[JobEvent, str]]) -> tuple[int, int]:
+@dataclass(frozen=True)
+class NotifyFilter:
+    """Which finished jobs notify when their schedule does not say (the global settings)."""
+
+    statuses: tuple[str, ...] = ()
+    services: tuple[str, ...] = ()
+    has_url: bool = False
+
+
+async def write_events(
+    conn: Executor, events: Sequence[tuple[JobEvent, str]], notify: NotifyFilter | None = None
+) -> tuple[int, int]:
     """Store `(event, raw JSON body)` pairs once each and fold them into their jobs' rows, in one
-    statement (so one transaction). Returns (events newly stored, job rows written)."""
+    statement (so one transaction), queueing a notification for each job that finishes by them
+    and `notify` (or its schedule) selects. Returns (events newly stored, job rows written)."""
     columns: list[list[Any]] = [[] for _ in range(19)]
     for event, body in events:
         values = (
@@ -123,7 +155,8 @@ async def write_events(conn: Executor, events: Sequence[tuple[JobEvent, str]]) -
         )
         for column, value in zip(columns, values, strict=True):
             column.append(value)
-    row = await conn.fetchrow(_WRITE_EVENTS, *columns)
+    notify = notify or NotifyFilter()
+    row = await conn.fetchrow(_WRITE_EVENTS, *columns, list(notify.statuses), list(notify.services), notify.has_url)
     assert row is not None
     return int(row["inserted"]), int(row["jobs"])
 
