@@ -72,6 +72,7 @@ async def test_post_jobs_publishes_the_command_and_shows_it_pending(status: Stat
         "pending", "telemetry-janitor", "clear", "api")
     assert job["options"]["status"] == "DONE"
     assert job["last_seq"] == -1
+    assert (job["is_scheduled"], job["schedule_id"], job["scheduled_time"]) == (False, None, None)
 
     # A job id chosen by the caller is kept.
     chosen = uuid4()

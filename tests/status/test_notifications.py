@@ -101,9 +101,14 @@ async def test_two_replicas_send_each_notification_once(infra: Infra, events: Ev
             await eventually(lambda: all_accepted(hook, jobs), what="every notification accepted")
             pool = two.app.state.resources.pool
             await eventually(lambda: _sent(pool, jobs), what="every notification recorded as sent")
-            assert one.app.state.resources.notifier is not None
+            sent_by = [_sent_count(replica.app.state.resources) for replica in (one, two)]
     assert hook.accepted() == {str(j): 1 for j in jobs}
+    assert sum(sent_by) == len(jobs), sent_by
     assert len(hook.all()) == len(jobs)  # nothing posted twice, not even to be refused
+
+
+def _sent_count(res: Resources) -> float:
+    return res.metrics.registry.get_sample_value("ferry_status_notifications_total", {"outcome": "sent"}) or 0.0
 
 
 async def test_a_schedule_notifies_by_its_own_filter_to_its_own_url(infra: Infra, events: Events) -> None:

@@ -40,6 +40,10 @@ class Metrics:
         self.commands_published = Counter(
             "ferry_status_commands_published", "Commands published through the API.", ["routing_key"], registry=r
         )
+        self.notifications = Counter(
+            "ferry_status_notifications", "Webhook POSTs of finished jobs, by outcome (sent, retry, given_up).",
+            ["outcome"], registry=r,
+        )
         self.jobs = Gauge("ferry_status_jobs", "Jobs known, by status.", ["status"], registry=r)
 
     def set_job_counts(self, by_status: dict[str, int]) -> None:

@@ -43,6 +43,7 @@ class Job(BaseModel):
     last_event_at: datetime | None = Field(description="When the status service last heard from the job.")
     schedule_id: UUID | None = Field(description="The schedule that started the job, if one did.")
     scheduled_time: datetime | None = Field(description="The due time the schedule started it for.")
+    is_scheduled: bool = Field(description="Whether a schedule started it (the seed's `is_scheduled`).")
 
     @classmethod
     def from_row(cls, row: asyncpg.Record) -> Job:
@@ -55,11 +56,12 @@ class Job(BaseModel):
         end = row["finished_at"] or (None if status.finished else datetime.now(UTC))
         duration = None if end is None or status == JobStatus.PENDING else round((end - begun).total_seconds(), 3)
         return cls(
-            progress=progress, duration_s=duration, **{k: row[k] for k in _ROW_FIELDS},
+            progress=progress, duration_s=duration, is_scheduled=row["schedule_id"] is not None,
+            **{k: row[k] for k in _ROW_FIELDS},
         )
 
 
-_ROW_FIELDS = [name for name in Job.model_fields if name not in {"progress", "duration_s"}]
+_ROW_FIELDS = [name for name in Job.model_fields if name not in {"progress", "duration_s", "is_scheduled"}]
 
 
 class JobPage(BaseModel):

@@ -29,6 +29,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from ferry_status.metrics import Metrics
 from ferry_status.settings import StatusSettings
 from ferry_status.store import JOBS, NOTIFICATIONS, SCHEDULES
 
@@ -110,8 +111,9 @@ class Outcome:
 class Notifier:
     """Sends the due notifications; `tick()` is one pass (claim, post, record)."""
 
-    def __init__(self, pool: asyncpg.Pool, settings: StatusSettings) -> None:
+    def __init__(self, pool: asyncpg.Pool, settings: StatusSettings, metrics: Metrics) -> None:
         self._pool = pool
+        self._metrics = metrics
         self._settings = settings
         self._url = settings.status_notify_url.get_secret_value() if settings.status_notify_url else None
         self._public_url = settings.status_public_url or settings.status_url
@@ -177,6 +179,8 @@ class Notifier:
         await self._pool.execute(
             f"UPDATE {NOTIFICATIONS} SET {sql} WHERE job_id = $1 AND attempts = $2", job_id, attempts, *args
         )
+        self._metrics.notifications.labels(
+            outcome="sent" if outcome.error is None else "given_up" if given_up else "retry").inc()
         if outcome.error is None:
             log.info("notification sent", job_id=str(job_id), attempts=attempts)
         elif given_up:

@@ -178,7 +178,7 @@ def background_loops(res: Resources) -> list[Periodic]:
         await retention.run_if_due(res.pool, events_days=settings.status_retention_days,
                                    jobs_days=settings.job_retention_days, batch=settings.status_retention_batch)
 
-    res.notifier = Notifier(res.pool, settings)
+    res.notifier = Notifier(res.pool, settings, res.metrics)
     return [
         Periodic("retention", 300.0, retention_pass),
         Periodic("stall_check", stall_interval, check_stalled),
