@@ -20,6 +20,7 @@ from tests.peloton_sync.harness import (
     serve_sandbox,
 )
 from tests.peloton_sync.stack import run_job, stack
+from tests.status.conftest import job_when, running_status
 from tests.support.infra import Infra
 
 COUNTS = ("fetched", "created", "updated", "skipped", "errors")
@@ -145,7 +146,7 @@ async def test_no_connection_fails_with_the_seeds_message(infra: Infra) -> None:
 
 async def test_expired_and_401_tokens_are_refreshed_once_and_stored(infra: Infra) -> None:
     await _connect(infra, expires_in_s=-10)  # stored as already expired: refreshed before the first call
-    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap, running_status(infra) as status:
         done = await run_job(tap, year=2025, month=12, disciplines="running", limit=3)
         assert done.type == "completed", done.message
         assert sandbox.state.refreshes == 1
@@ -160,6 +161,17 @@ async def test_expired_and_401_tokens_are_refreshed_once_and_stored(infra: Infra
         assert row["last_refreshed_at"] is not None
         for token in (DEMO_ACCESS, DEMO_REFRESH):
             assert token not in str(dict(row))
+        # nor in what the status API serves about the jobs (the new tokens the refreshes brought too)
+        served = []
+        for job in (done, again):
+            await job_when(status.client, job.job_id, lambda j: j["status"] == "completed")
+            served += [(await status.client.get(f"/jobs/{job.job_id}{part}")).text for part in ("", "/events")]
+        served.append((await status.client.get("/jobs", params={"service": "peloton-sync"})).text)
+        # the demo pair and what the two refreshes issued (used refresh tokens leave the sandbox's list)
+        issued = {DEMO_ACCESS, DEMO_REFRESH} | set(sandbox.state.access) | set(sandbox.state.refresh)
+        assert len(issued) == 5
+        for token in issued:
+            assert all(token not in text for text in served)
 
 
 async def test_a_refused_refresh_deactivates_the_connection_and_fails_clearly(infra: Infra) -> None:
@@ -244,3 +256,31 @@ async def test_a_429_pauses_the_users_bucket_for_the_whole_fleet(infra: Infra) -
         assert waited >= 3 - 0.3 - 0.5, waited
         after = [e["at"] for e in sandbox.log() if e["at"] > limited_at]
         assert min(after) - limited_at >= 3 * 0.9  # the worker itself waited the Retry-After out
+
+
+async def test_one_class_that_fails_is_counted_the_sync_goes_on_and_a_rerun_gets_it(infra: Infra) -> None:
+    await _connect(infra)
+    win = window(2025, 10)
+    async with serve_sandbox() as sandbox, stack(infra, sandbox) as tap:
+        wanted = sandbox.synced("running", win)
+        lost = sorted(wanted)[0]
+        title = next(r["title"] for i in range(sandbox.state.catalogue.count("running"))
+                     if (r := sandbox.state.catalogue.ride("running", i))["id"] == lost)
+        async with httpx.AsyncClient() as http:
+            await sandbox.faults(http, missing_rides=[lost])
+        done = await run_job(tap, year=2025, month=10, disciplines="running")
+        assert done.type == "completed", done.message
+        result = done.detail["result"]
+        assert (result["created"], result["errors"]) == (len(wanted) - 1, 1)
+        assert f"  ✗ Error: {title}: Peloton answered 404 for /api/ride/{lost}/details: Ride not found" in (
+            result["report"])
+        assert result["report"][-1] == "Errors: 1"
+        failures = [e for e in tap.events if e.job_id == done.job_id and e.type == "item_failed"]
+        assert [e.detail["item"] for e in failures] == [lost]
+        assert {r["peloton_ride_id"] for r in await _rows(infra, RIDE_IDS)} == wanted - {lost}
+
+        async with httpx.AsyncClient() as http:
+            await sandbox.faults(http, missing_rides=[])
+        again = await run_job(tap, year=2025, month=10, disciplines="running")
+        assert (again.detail["result"]["created"], again.detail["result"]["errors"]) == (1, 0)
+        assert {r["peloton_ride_id"] for r in await _rows(infra, RIDE_IDS)} == wanted

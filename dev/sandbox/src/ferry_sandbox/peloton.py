@@ -9,7 +9,7 @@ and the Auth0-style token endpoint `POST /oauth/token` (form `grant_type=refresh
 with an unexpired token, else 401.
 
 Faults and admin (no auth): POST /_sandbox/faults {"fail_next", "fail_status", "rate_limit_next",
-"retry_after_s"}; POST /_sandbox/expire {"username"} (its access tokens expire now);
+"retry_after_s", "missing_rides"}; POST /_sandbox/expire {"username"} (its access tokens expire now);
 POST /_sandbox/revoke {"username"} (its refresh token stops working); GET /_sandbox/requests
 (the request log: method, path, query, status); GET /_sandbox/stats; POST /_sandbox/reset
 (the log and faults; tokens stay). `ferry-sandbox` serves it under /peloton; its demo connection
@@ -54,6 +54,8 @@ class PelotonFaults(_Model):
     fail_status: int = Field(502, ge=500, le=599)
     rate_limit_next: int = Field(0, ge=0, description="Answer the next N API requests 429.")
     retry_after_s: float | None = Field(1.0, ge=0, description="Retry-After of those 429s (None: no header).")
+    missing_rides: list[str] = Field(default_factory=list,
+                                     description="Ride ids whose details answer 404, as a ride Peloton lost does.")
 
 
 class Who(_Model):
@@ -186,7 +188,7 @@ def create_peloton_app(config: PelotonConfig | None = None) -> FastAPI:
         if not isinstance(who, str):
             return who
         found = state.catalogue.find(ride_id)
-        if found is None:
+        if found is None or ride_id in state.faults.missing_rides:
             return _error(404, "Ride not found")
         return state.catalogue.details(*found)
 
