@@ -276,3 +276,20 @@ def test_no_service_image_contains_the_sandbox() -> None:
         dependencies = tomllib.loads(pyproject.read_text())["project"].get("dependencies", [])
         assert not [d for d in dependencies if d.startswith("ferry-sandbox")], f"{pyproject} depends on the sandbox"
     assert not (ROOT / "shared" / "src" / "ferry" / "sandbox").exists(), "the sandbox is back in the shared library"
+
+
+def test_every_cronjob_runs_a_cli_command_that_exists_with_flags_it_has() -> None:
+    """A CronJob only publishes a command: a renamed command or flag would fail at 04:15, unseen."""
+    cronjobs = [doc for path in manifests() for doc in yaml.safe_load_all(path.read_text())
+                if doc and doc["kind"] == "CronJob"]
+    for job in cronjobs:
+        for container in pod_spec(job)["containers"]:
+            argv = container["command"]
+            assert argv[0] == "ferry", f"{job['metadata']['name']} does not run the ferry CLI"
+            words = [a for a in argv[1:] if not a.startswith("-")]
+            command = words[:2]  # `<service> <command>`; everything after is flag values
+            shown = subprocess.run([str(BIN / "ferry"), *command, "--help"], capture_output=True, text=True,
+                                   env={"COLUMNS": "200", "PATH": str(BIN)})
+            assert shown.returncode == 0, f"{job['metadata']['name']}: `ferry {' '.join(command)}` {shown.stderr}"
+            for flag in (a.split("=")[0] for a in argv if a.startswith("--")):
+                assert flag in shown.stdout, f"{job['metadata']['name']}: `ferry {' '.join(command)}` has no {flag}"

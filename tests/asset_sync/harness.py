@@ -22,9 +22,9 @@ from ferry_asset_sync.main import spec
 from ferry_asset_sync.settings import AssetSyncSettings
 from ferry_sandbox import AccountConfig, Faults, RepoConfig, SandboxConfig
 from ferry_sandbox.refs import demo_repos
-from tests.gh_seeder.harness import Sandbox, query, rate_limiter, serve_sandbox
+from tests.gh_seeder.harness import Sandbox, rate_limiter, serve_sandbox
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra
+from tests.support.infra import Infra, query
 
 ALICE = "ghp_assetAlice00000000000000000000000001"
 BOB = "ghp_assetBob000000000000000000000000002"

@@ -11,15 +11,10 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import aio_pika
-import asyncpg
 import httpx
-import uvicorn
 
-from ferry import topology
-from ferry.contracts import Command
 from ferry.contracts.seeder import SeedOptions
 from ferry.ratelimit import LimitRule
 from ferry.service import create_app as create_service_app
@@ -31,7 +26,9 @@ from ferry_sandbox import AccountConfig, Faults, RepoConfig, SandboxConfig, crea
 from ferry_sandbox.data import RepoData
 from ferry_sandbox.state import SandboxState
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra, free_port
+from tests.support.asgi import serve_asgi
+from tests.support.infra import Infra
+from tests.support.messages import send_command
 
 ALICE = "ghp_seedAlice000000000000000000000000001"
 BOB = "ghp_seedBob00000000000000000000000000002"
@@ -92,20 +89,8 @@ class Sandbox:
 @asynccontextmanager
 async def serve_sandbox(config: SandboxConfig) -> AsyncIterator[Sandbox]:
     app = create_app(config)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(
-        app, host="127.0.0.1", port=port, log_level="warning", log_config=None, lifespan="off"
-    ))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield Sandbox(f"http://127.0.0.1:{port}", app.state.sandbox, config)
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_asgi(app) as url:
+        yield Sandbox(url, app.state.sandbox, config)
 
 
 def limiter_settings(infra: Infra, rate: float = 500.0, burst: int = 50) -> RateLimiterSettings:
@@ -159,21 +144,7 @@ async def stack(infra: Infra, config: SandboxConfig, *, rate: float = 500.0, **s
 
 async def start(tap: EventTap, job_id: UUID | None = None, **options: Any) -> UUID:
     """Publish `gh-seeder.seed` with `options`; the job id."""
-    envelope = Command[SeedOptions](job_id=job_id or uuid4(), requested_by="test", options=SeedOptions(**options))
-    exchange = await tap.channel.get_exchange(topology.COMMANDS.name)
-    await exchange.publish(
-        aio_pika.Message(envelope.model_dump_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-        routing_key="gh-seeder.seed",
-    )
-    return envelope.job_id
-
-
-async def query(infra: Infra, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
+    return await send_command(tap.channel, "gh-seeder.seed", SeedOptions(**options), job_id)
 
 
 async def wait_http(url: str, timeout: float = 30) -> None:

@@ -9,9 +9,9 @@ import aio_pika
 
 from ferry import topology
 from ferry.contracts import CancelCommand
-from tests.gh_seeder.harness import FINAL, REVOKED, TOKENS, query, sandbox_config, stack, start
+from tests.gh_seeder.harness import FINAL, REVOKED, TOKENS, sandbox_config, stack, start
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra
+from tests.support.infra import Infra, query
 
 
 async def test_dry_run_lists_and_counts_but_stores_nothing(infra: Infra, tmp_path: Path) -> None:

@@ -15,9 +15,9 @@ from ferry.contracts.seeder import SeedOptions
 from ferry_gh_seeder import checkpoint
 from ferry_gh_seeder.checkpoint import SeedingCheckpoint
 from ferry_gh_seeder.errors import CheckpointInvalid
-from tests.gh_seeder.harness import FINAL, query, sandbox_config, stack, start
+from tests.gh_seeder.harness import FINAL, sandbox_config, stack, start
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra
+from tests.support.infra import Infra, query
 
 FIELDS = ["repo", "fetched_pr_numbers", "last_updated", "total_prs_found", "completed"]
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from tests.gh_seeder.harness import FINAL, query, sandbox_config, stack, start
+from tests.gh_seeder.harness import FINAL, sandbox_config, stack, start
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra
+from tests.support.infra import Infra, query
 
 REPO = "acme/widgets"
 

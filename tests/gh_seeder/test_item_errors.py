@@ -15,9 +15,9 @@ from ferry.service import create_app
 from ferry_gh_seeder.main import spec
 from ferry_gh_seeder.settings import SeederSettings
 from ferry_gh_seeder.source import DroppedToken, ListPage, PullData, PullSource
-from tests.gh_seeder.harness import FINAL, query, rate_limiter, sandbox_config, seeder_settings, serve_sandbox, start
+from tests.gh_seeder.harness import FINAL, rate_limiter, sandbox_config, seeder_settings, serve_sandbox, start
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra
+from tests.support.infra import Infra, query
 
 REPO = "acme/widgets"
 

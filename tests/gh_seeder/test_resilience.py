@@ -9,7 +9,6 @@ import pytest
 
 from tests.gh_seeder.harness import (
     FINAL,
-    query,
     rate_limiter,
     sandbox_config,
     seeder_env,
@@ -18,7 +17,7 @@ from tests.gh_seeder.harness import (
     start,
 )
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra, free_port
+from tests.support.infra import Infra, free_port, query
 from tests.support.processes import ServiceProcess
 
 REPO = "acme/widgets"

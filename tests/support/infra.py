@@ -197,3 +197,12 @@ def drop_connections(infra: Infra) -> int:
         subprocess.run(["rabbitmqctl", "-q", "close_connection", pid, "test: connection cut"],
                        check=False, capture_output=True, timeout=60)
     return len(pids)
+
+
+async def query(infra: Infra, sql: str, *args: object) -> list[asyncpg.Record]:
+    """Rows of one statement on the test's database, on a connection of its own."""
+    conn = await asyncpg.connect(infra.database_url)
+    try:
+        return await conn.fetch(sql, *args)
+    finally:
+        await conn.close()
