@@ -58,7 +58,7 @@ async def test_one_type_skips_the_other_and_a_failing_source_leaves_the_rest_don
     assert result["mcq_status"] == "skipped"
     assert result["current_affairs_status"].startswith("✗ Failed: ")
     assert "world: HTTP 503" in result["current_affairs_status"]
-    assert "broken: malformed feed: " in result["current_affairs_status"]
+    assert "broken: malformed feed: line 2, column 82: mismatched tag" in result["current_affairs_status"]
     logs = by_source(result)
     assert set(logs) == {"world", "broken", "tech"}
     assert logs["tech"]["new"] == 15

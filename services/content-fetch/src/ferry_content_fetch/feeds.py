@@ -12,6 +12,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from xml.sax import SAXParseException
 
 import feedparser
 import httpx
@@ -48,7 +49,7 @@ def parse(body: bytes, content_type: str | None, max_items: int) -> tuple[list[H
     """The feed's headlines (at most `max_items`) and how many entries had no id nor link (skipped)."""
     parsed: Any = feedparser.parse(body, response_headers={"content-type": content_type or "application/xml"})
     if parsed.get("bozo") and not isinstance(parsed.get("bozo_exception"), BENIGN):
-        raise SourceFailed(f"malformed feed: {parsed.get('bozo_exception')}")
+        raise SourceFailed(f"malformed feed: {_reason(parsed.get('bozo_exception'))}")
     if not parsed.get("version") and not parsed.entries:
         raise SourceFailed("not an RSS or Atom feed")
     headlines, unnamed = [], 0
@@ -64,6 +65,13 @@ def parse(body: bytes, content_type: str | None, max_items: int) -> tuple[list[H
             published_at=datetime.fromtimestamp(calendar.timegm(when), UTC) if when else None,
         ))
     return headlines, unnamed
+
+
+def _reason(exc: object) -> str:
+    """feedparser's reason; an XML error says where (its own text starts `<unknown>:line:column:`)."""
+    if isinstance(exc, SAXParseException):
+        return f"line {exc.getLineNumber()}, column {exc.getColumnNumber()}: {exc.getMessage()}"
+    return str(exc)
 
 
 class FeedClient:
