@@ -122,10 +122,13 @@ class FetchContent(JobHandler[FetchOptions, SourceStep, ContentData]):
         step.status = f"fetching {source.name}"
         started = time.monotonic()
         log = SourceLog(source=source.name, kind=source.kind, type=source.type)
+        deadline = asyncio.timeout(remaining)
         try:
-            async with asyncio.timeout(remaining):
+            async with deadline:
                 log = await self._fetch(step, source, log)
         except TimeoutError:
+            if not deadline.expired():  # some other timeout inside (the database's): not the job's deadline
+                raise
             raise JobFailed(await self._timeout_message(step)) from None
         except RateLimited as exc:
             # Parked no longer than the deadline: the step comes back to fail the job on time (a long
