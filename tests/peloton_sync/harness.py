@@ -179,13 +179,13 @@ async def add_connection(pool: asyncpg.Pool, cipher: TokenCipher, *, username: s
 
 @asynccontextmanager
 async def core(infra: Infra, sandbox: Sandbox, *, limiter: Limiter | None = None, connect: bool = True,
-               **extra: Any) -> AsyncIterator[Core]:
+               http_timeout_s: float = 10.0, **extra: Any) -> AsyncIterator[Core]:
     cfg = settings(infra, sandbox, **extra)
     await migrate(infra)
     pool = await create_pool(infra.database_url)
     cipher = TokenCipher.from_settings(cfg)
     try:
-        async with httpx.AsyncClient(base_url=cfg.peloton_api_url, timeout=10) as http:
+        async with httpx.AsyncClient(base_url=cfg.peloton_api_url, timeout=http_timeout_s) as http:
             auth = Authenticator(pool, cipher, http, auth_url=cfg.peloton_auth_url, client_id=cfg.peloton_client_id,
                                  margin_s=cfg.peloton_refresh_margin_s)
             client = PelotonClient(http, limiter or fast_limiter(), auth, max_wait_s=cfg.peloton_max_inline_wait_s,

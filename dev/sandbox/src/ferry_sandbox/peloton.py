@@ -9,7 +9,7 @@ and the Auth0-style token endpoint `POST /oauth/token` (form `grant_type=refresh
 with an unexpired token, else 401.
 
 Faults and admin (no auth): POST /_sandbox/faults {"fail_next", "fail_status", "rate_limit_next",
-"retry_after_s", "missing_rides"}; POST /_sandbox/expire {"username"} (its access tokens expire now);
+"retry_after_s", "slow_next", "slow_s", "missing_rides"}; POST /_sandbox/expire {"username"} (its access tokens expire now);
 POST /_sandbox/revoke {"username"} (its refresh token stops working); GET /_sandbox/requests
 (the request log: method, path, query, status); GET /_sandbox/stats; POST /_sandbox/reset
 (the log and faults; tokens stay). `ferry-sandbox` serves it under /peloton; its demo connection
@@ -18,6 +18,7 @@ is `ferry_demo` with the fake tokens of `default_peloton_config()`.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import secrets
 import time
@@ -54,6 +55,8 @@ class PelotonFaults(_Model):
     fail_status: int = Field(502, ge=500, le=599)
     rate_limit_next: int = Field(0, ge=0, description="Answer the next N API requests 429.")
     retry_after_s: float | None = Field(1.0, ge=0, description="Retry-After of those 429s (None: no header).")
+    slow_next: int = Field(0, ge=0, description="Answer the next N API requests only after `slow_s` seconds.")
+    slow_s: float = Field(5.0, ge=0, le=120)
     missing_rides: list[str] = Field(default_factory=list,
                                      description="Ride ids whose details answer 404, as a ride Peloton lost does.")
 
@@ -162,6 +165,9 @@ def create_peloton_app(config: PelotonConfig | None = None) -> FastAPI:
         if state.faults.fail_next > 0:
             state.faults.fail_next -= 1
             return _error(state.faults.fail_status, "Service Unavailable")
+        if state.faults.slow_next > 0:  # a client with a shorter timeout gives up first
+            state.faults.slow_next -= 1
+            await asyncio.sleep(state.faults.slow_s)
         return username
 
     @app.get("/api/me")
