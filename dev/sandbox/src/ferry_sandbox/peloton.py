@@ -9,7 +9,8 @@ and the Auth0-style token endpoint `POST /oauth/token` (form `grant_type=refresh
 with an unexpired token, else 401.
 
 Faults and admin (no auth): POST /_sandbox/faults {"fail_next", "fail_status", "rate_limit_next",
-"retry_after_s", "slow_next", "slow_s", "missing_rides"}; POST /_sandbox/expire {"username"} (its access tokens expire now);
+"retry_after_s", "slow_next", "slow_s", "missing_rides"}; POST /_sandbox/expire {"username"} (its
+access tokens expire now);
 POST /_sandbox/revoke {"username"} (its refresh token stops working); GET /_sandbox/requests
 (the request log: method, path, query, status); GET /_sandbox/stats; POST /_sandbox/reset
 (the log and faults; tokens stay). `ferry-sandbox` serves it under /peloton; its demo connection
