@@ -169,11 +169,11 @@ async def migrate(infra: Infra) -> None:
 
 async def add_connection(pool: asyncpg.Pool, cipher: TokenCipher, *, username: str = USER,
                          access: str = DEMO_ACCESS, refresh: str | None = DEMO_REFRESH,
-                         expires_in_s: float = 3600.0) -> None:
+                         expires_in_s: float = 3600.0, email: str = "rider@ferry.invalid") -> None:
     from datetime import UTC, datetime, timedelta
 
     async with pool.acquire() as conn:
-        await connections.save(conn, cipher, username, "rider@ferry.invalid",
+        await connections.save(conn, cipher, username, email,
                                Tokens(access, refresh, datetime.now(UTC) + timedelta(seconds=expires_in_s)))
 
 

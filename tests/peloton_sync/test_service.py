@@ -17,6 +17,7 @@ from tests.peloton_sync.harness import (
     USER,
     add_connection,
     migrate,
+    peloton_config,
     serve_sandbox,
 )
 from tests.peloton_sync.stack import run_job, stack
@@ -284,3 +285,33 @@ async def test_one_class_that_fails_is_counted_the_sync_goes_on_and_a_rerun_gets
         again = await run_job(tap, year=2025, month=10, disciplines="running")
         assert (again.detail["result"]["created"], again.detail["result"]["errors"]) == (1, 0)
         assert {r["peloton_ride_id"] for r in await _rows(infra, RIDE_IDS)} == wanted
+
+
+async def test_username_picks_its_connection_else_the_first_active_one(infra: Infra) -> None:
+    from ferry_sandbox.peloton import PelotonAccount
+
+    second = PelotonAccount(username="rider_two", email="two@ferry.invalid", access_token="plt_test_access_two",
+                            refresh_token="plt_test_refresh_two")
+    config = peloton_config()
+    config = config.model_copy(update={"accounts": [*config.accounts, second]})
+    await _connect(infra)  # rider_one, connected first
+    await _connect(infra, username=second.username, email=second.email, access=second.access_token,
+                   refresh=second.refresh_token)
+    async with serve_sandbox(config) as sandbox, stack(infra, sandbox) as tap:
+
+        async def used(**options: object) -> str:
+            done = await run_job(tap, year=2025, month=12, disciplines="running", limit=1, dry_run=True, **options)
+            assert done.type == "completed", done.message
+            return str(done.detail["result"]["report"][1])
+
+        assert await used() == "Using connection for user: rider@ferry.invalid"
+        assert await used(username="rider_two") == "Using connection for user: two@ferry.invalid"
+        conn = await asyncpg.connect(infra.database_url)
+        try:
+            await conn.execute("UPDATE peloton_sync.peloton_connection SET is_active = false WHERE username = $1", USER)
+        finally:
+            await conn.close()
+        assert await used() == "Using connection for user: two@ferry.invalid"
+        refused = await run_job(tap, year=2025, month=12, username=USER)
+        assert refused.type == "failed"
+        assert "No active Peloton connection found for username 'rider_one'" in refused.message
