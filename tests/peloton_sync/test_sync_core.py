@@ -80,7 +80,11 @@ async def test_a_progress_line_every_ten_classes_of_a_discipline_across_its_page
                 n = int(line.split()[1])
                 assert line.startswith(f"  Progress: {n} classes processed ({created_at} created, 0 updated, "
                                        f"{n - created_at} skipped, 0 errors)"), line
-        assert c.progress[-1] == f"RUNNING: {fetched - fetched % 10} classes processed"
+        # the step's status (its heartbeat events) follows every class
+        assert len(c.progress) == fetched
+        last = results[-1]
+        assert c.progress[-1] == (f"RUNNING: {fetched} classes processed (page {sandbox.pages('running')[-1]}: "
+                                  f"{last.tally.fetched} of {last.tally.fetched})")
 
 
 async def test_timed_out_requests_are_retried_and_the_counts_stay_exact(infra: Infra) -> None:

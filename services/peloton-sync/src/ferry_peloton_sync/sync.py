@@ -123,7 +123,9 @@ async def sync_page(
         so_far = job.before.plus(tally, fetched=n)
         if so_far.fetched % PROGRESS_EVERY == 0:
             lines.append(report.progress_line(so_far, dry_run=job.dry_run))
-            on_progress(f"{job.discipline.upper()}: {so_far.fetched} classes processed")
+        # what the step's heartbeat events say while the page runs (the report keeps every 10th)
+        on_progress(f"{job.discipline.upper()}: {so_far.fetched} classes processed (page {job.page}: {n} of "
+                    f"{len(inside)})")
     if job.room is not None and tally.synced >= job.room:
         limit_reached = True
     following = None if limit_reached or not rides else next_page(job.window, seen, page_count, job.page_limit)
