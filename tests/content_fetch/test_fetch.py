@@ -16,7 +16,11 @@ async def test_both_stores_mcqs_and_headlines_and_a_rerun_adds_nothing(infra: In
             first = await tap.until(await start(tap, type="both"), FINAL, timeout=60)
             second = await tap.until(await start(tap, type="both"), FINAL, timeout=60)
         feed_stats = box.state.stats()["feeds"]
+        trivia_stats = box.trivia_stats("opentdb")
     assert first.type == "completed", first.message
+    # paced by the limiter at the API's one request per 5 s: never refused (no code 5)
+    assert trivia_stats["by_code"] == {"0": 2}
+    assert trivia_stats["tokens_issued"] == 1
     result = first.detail["result"]
     assert result["mcq_status"] == "✓ Completed"
     assert result["current_affairs_status"] == "✓ Completed"
