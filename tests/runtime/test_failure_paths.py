@@ -62,7 +62,8 @@ async def test_undecodable_bodies_go_to_the_dead_letter_exchange_at_once_with_a_
 async def test_stored_options_a_worker_cannot_read_fail_the_job_within_seconds(infra: Infra) -> None:
     # A newer version recorded the job with an option this worker does not know (a rolling deploy).
     async with toy_service(infra), EventTap.open(infra) as tap:
-        job_id = await tap.start(CountOptions(items=3, sleep_s=1.5))
+        # Steps long enough that the job is still running when its options change, on a loaded machine too.
+        job_id = await tap.start(CountOptions(items=6, sleep_s=5))
         await tap.until(job_id, {"started"})
         conn = await asyncpg.connect(infra.database_url)
         try:
@@ -71,8 +72,8 @@ async def test_stored_options_a_worker_cannot_read_fail_the_job_within_seconds(i
             )
         finally:
             await conn.close()
-        final = await tap.until(job_id, FINAL, timeout=15)
-    assert final.type == "failed"
+        final = await tap.until(job_id, FINAL, timeout=30)  # not the delivery limit's many redeliveries
+    assert final.type == "failed", final.message
     assert "needs a newer worker" in final.message
     assert "added_in_v2" in final.message
 
@@ -125,7 +126,8 @@ async def test_stored_data_a_worker_cannot_read_fails_the_job_instead_of_strandi
     # The job's summary data no longer validates here (a newer version stored another shape): the
     # next step fails the job with the reason, and ending it (which reads the data again) works.
     async with toy_service(infra), EventTap.open(infra) as tap:
-        job_id = await tap.start(CountOptions(items=3, sleep_s=1.5))
+        # Steps long enough that the job is still running when its options change, on a loaded machine too.
+        job_id = await tap.start(CountOptions(items=6, sleep_s=5))
         await tap.until(job_id, {"started"})
         conn = await asyncpg.connect(infra.database_url)
         try:

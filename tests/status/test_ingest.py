@@ -113,6 +113,7 @@ async def test_an_invalid_body_is_dead_lettered_and_ingesting_goes_on(
     try:
         await events.publish_raw(b"this is not json", "telemetry-janitor.job.progress")
         await events.publish_raw(json.dumps({"v": 1, "job_id": "nope"}).encode(), "telemetry-janitor.job.progress")
+        await events.publish_raw(b"\xff\xfe not utf-8", "telemetry-janitor.job.progress")
         job = uuid4()
         await events.publish(event(job, 0, EventType.ACCEPTED))
         await events.publish(event(job, 1, EventType.REJECTED, message="bad options", detail={"reason": "status: bad"}))
@@ -120,17 +121,21 @@ async def test_an_invalid_body_is_dead_lettered_and_ingesting_goes_on(
         body = await job_when(status.client, job, lambda j: j["status"] == "rejected")
         assert body["error"] == "status: bad"
 
-        async def dead_letters() -> list[bytes] | None:
+        async def dead_letters() -> list[tuple[bytes, str]] | None:
             got = []
             while (message := await dead.get(no_ack=True, fail=False)) is not None:
-                got.append(message.body)
+                got.append((message.body, str(message.headers.get("x-ferry-reason"))))
             return got or None
 
-        received: list[bytes] = []
-        while len(received) < 2:
+        received: list[tuple[bytes, str]] = []
+        while len(received) < 3:
             received += await eventually(dead_letters, what="dead letters")
-        assert sorted(received) == sorted([b"this is not json", b'{"v": 1, "job_id": "nope"}'])
+        reasons = dict(received)
+        assert len(received) == 3, "each rejected event is dead-lettered once"
+        assert reasons[b"this is not json"].startswith("not a job event: body: Invalid JSON")
+        assert "job_id" in reasons[b'{"v": 1, "job_id": "nope"}']
+        assert reasons[b"\xff\xfe not utf-8"] == "body is not UTF-8 text"
         metrics = (await status.client.get("/metrics")).text
-        assert "ferry_status_events_rejected_total 2.0" in metrics
+        assert "ferry_status_events_rejected_total 3.0" in metrics
     finally:
         await connection.close()

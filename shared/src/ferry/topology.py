@@ -18,6 +18,7 @@ through a bare aio-pika channel for the paths that do not use FastStream (CLI, h
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, cast
 
 import aio_pika
@@ -52,6 +53,15 @@ DEAD_LETTERS = RabbitQueue(
     "ferry.dead-letters", queue_type=QueueType.QUORUM, durable=True, routing_key="#"
 )
 """Every dead letter, with `x-ferry-reason` when ferry rejected it. Read by operators."""
+
+
+REASON_HEADER = "x-ferry-reason"
+"""Why ferry rejected a message: set on every dead letter ferry itself sends to `ferry.dlx`."""
+
+
+def rejected_headers(headers: Mapping[str, Any] | None, *, reason: str, service: str) -> dict[str, Any]:
+    """A rejected message's headers as ferry dead-letters it: its own, the reason and who refused it."""
+    return {**(headers or {}), REASON_HEADER: reason[:2000], "x-ferry-service": service}
 
 
 def command_queue(service: str) -> RabbitQueue:

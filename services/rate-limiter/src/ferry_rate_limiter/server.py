@@ -36,6 +36,7 @@ from aiormq import spec
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
+from ferry import topology
 from ferry.contracts.ratelimit import AcquireReply, AcquireRequest, UpstreamFeedback
 from ferry.ratelimit import wire
 from ferry.ratelimit.core import TokenBuckets
@@ -72,6 +73,7 @@ class LimiterServer:
         self._save_lock = asyncio.Lock()
         self._save_now = asyncio.Event()
         self._unacked_feedback: list[tuple[aiormq.abc.AbstractChannel, int]] = []
+        self._background: set[asyncio.Future[None]] = set()
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._channel: aio_pika.abc.AbstractRobustChannel | None = None
         self._consumer_channel: aiormq.abc.AbstractChannel | None = None
@@ -94,6 +96,7 @@ class LimiterServer:
         self._channel = channel
         await channel.set_qos(prefetch_count=self.settings.rate_limiter_prefetch)
         await wire.declare_queue(channel)
+        await topology.declare_base(channel)  # where invalid requests go, with their reason
         # Lost the broker: another replica may become active, so give up ownership (after saving).
         self._connection.close_callbacks.add(self._on_lost)
         channel.reopen_callbacks.add(self._on_reopen)
@@ -175,8 +178,9 @@ class LimiterServer:
         try:
             request = AcquireRequest.model_validate_json(message.body)
         except ValidationError as exc:
-            log.warning("invalid acquire request dropped", error=str(exc)[:500])
+            log.warning("invalid acquire request dead-lettered", error=str(exc)[:500])
             ACQUIRES.labels("invalid").inc()
+            await self._dead_letter(message, f"not an acquire request: {exc.errors()[0]['msg']}")
             return
         grant = self.buckets.acquire(request.key, request.tokens, rate=request.rate, burst=request.burst)
         reply_to = message.header.properties.reply_to
@@ -196,14 +200,33 @@ class LimiterServer:
         ANSWERED["paused" if grant.paused_until else "wait" if grant.wait_s > 0 else "now"].inc()
         WAITS.observe(grant.wait_s)
 
+    async def _dead_letter(self, message: aiormq.abc.DeliveredMessage, reason: str) -> None:
+        await self._dead_letter_raw(message.channel, message.body, reason)
+
+    async def _dead_letter_raw(self, channel: aiormq.abc.AbstractChannel, body: bytes, reason: str) -> None:
+        """A copy in `ferry.dlx` with the reason; the original is settled as usual. Best effort: an
+        unanswered acquire costs nothing (its client asks again), and this is why it was refused."""
+        properties = spec.Basic.Properties(
+            headers=topology.rejected_headers(None, reason=reason, service="rate-limiter"), delivery_mode=2
+        )
+        with contextlib.suppress(Exception):
+            await channel.basic_publish(body, exchange=topology.DLX.name, routing_key=wire.QUEUE,
+                                        properties=properties)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.ensure_future(work)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
     def _on_feedback(self, body: bytes, channel: aiormq.abc.AbstractChannel, tag: int) -> None:
         # Acknowledged only once saved: a feedback in RabbitMQ or in Postgres, never in neither.
         self._unacked_feedback.append((channel, tag))
         try:
             feedback = UpstreamFeedback.model_validate_json(body)
         except ValidationError as exc:
-            log.warning("invalid feedback dropped", error=str(exc)[:500])
+            log.warning("invalid feedback dead-lettered", error=str(exc)[:500])
             FEEDBACK.labels("invalid").inc()
+            self._spawn(self._dead_letter_raw(channel, body, f"not upstream feedback: {exc.errors()[0]['msg']}"))
             return
         paused = self.buckets.feedback(feedback)
         if paused:

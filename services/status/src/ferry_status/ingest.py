@@ -75,6 +75,8 @@ class Ingester:
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._channel: AbstractRobustChannel | None = None
         self._queue: aio_pika.abc.AbstractQueue | None = None
+        self._dead_channel: aio_pika.abc.AbstractChannel | None = None  # opened at the first rejection
+        self._dead_letters: aio_pika.abc.AbstractExchange | None = None
         self._tag: str | None = None
         self._pending: list[Parsed] = []  # parsed, in delivery order, not yet taken by the writer
         self._ready = asyncio.Event()  # something is pending
@@ -118,9 +120,10 @@ class Ingester:
         if write is not None:
             write.cancel()
             await asyncio.gather(write, return_exceptions=True)
-        if self._channel is not None:
-            with contextlib.suppress(Exception):
-                await self._channel.close()
+        for channel in (self._channel, self._dead_channel):
+            if channel is not None:
+                with contextlib.suppress(Exception):
+                    await channel.close()
 
     async def consuming(self) -> str | None:
         """None when the consumer is registered on an open channel, else what is wrong."""
@@ -244,11 +247,32 @@ class Ingester:
         log.warning("postgres unavailable, batch kept for retry", attempt=state.attempt_number, error=repr(error))
 
     async def _reject(self, message: AbstractIncomingMessage, reason: str) -> None:
+        """Send `message` to `ferry.dlx` with the reason, then settle it. If the copy cannot be
+        confirmed, the broker dead-letters the message itself (the queue's own dead-lettering,
+        without the reason) rather than lose it."""
         self._metrics.events_rejected.inc()
         log.warning("rejected a message from status.events", reason=reason, routing_key=message.routing_key,
                     message_id=message.message_id)
-        with contextlib.suppress(Exception):  # a closed channel means the broker requeued it anyway
-            await message.reject(requeue=False)
+        try:
+            await self._dead_letter(message, reason)
+        except Exception as exc:  # the fallback below keeps the message
+            log.warning("dead letter copy not confirmed; the broker dead-letters it", error=repr(exc))
+            with contextlib.suppress(Exception):  # a closed channel means the broker requeued it anyway
+                await message.reject(requeue=False)
+            return
+        with contextlib.suppress(Exception):
+            await message.ack()
+
+    async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
+        if self._dead_letters is None:
+            self._dead_channel = await self._connection.channel(publisher_confirms=True)
+            self._dead_letters = await topology.declare_exchange(self._dead_channel, topology.DLX)
+        copy = aio_pika.Message(
+            message.body, headers=topology.rejected_headers(message.headers, reason=reason, service="status"),
+            content_type=message.content_type, message_id=message.message_id,
+            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
+        )
+        await asyncio.wait_for(self._dead_letters.publish(copy, routing_key=message.routing_key or ""), 10)
 
     async def _ack(self, messages: list[AbstractIncomingMessage]) -> None:
         """One `multiple` ack per channel the messages came on (after a reconnect a batch can

@@ -74,7 +74,7 @@ class Publisher:
 
     async def dead_letter(self, delivery: Delivery, *, reason: str, service: str) -> None:
         """Put a rejected message in `ferry.dlx` under its own routing key, with the reason."""
-        headers = {**delivery.headers, "x-ferry-reason": reason[:2000], "x-ferry-service": service}
+        headers = topology.rejected_headers(delivery.headers, reason=reason, service=service)
         await self.broker.publish(
             delivery.body,
             exchange=topology.DLX,
