@@ -116,8 +116,9 @@ async def test_a_long_retry_after_does_not_keep_a_job_past_its_timeout(infra: In
         await box.patch({"feeds": {"world": {"fail_next": 1, "fail_status": 429, "retry_after_s": 600}}})
         # tech as if on another host: a 429 pauses the host's bucket, here world's alone
         sources = [feed_source(box, "world", "world"), {**feed_source(box, "tech", "tech"), "rate_key": "http:tech"}]
-        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
-            done = await tap.until(await start(tap, type="current_affairs", timeout_s=3), FINAL, timeout=60)
+        # the timeout from the setting (FERRY_CONTENT_FETCH_TIMEOUT_S) this time, no --timeout
+        async with stack(infra, sources, content_fetch_timeout_s=3) as _, EventTap.open(infra) as tap:
+            done = await tap.until(await start(tap, type="current_affairs"), FINAL, timeout=60)
         world = box.state.stats()["feeds"]["world"]
     assert done.type == "failed"
     assert done.message.startswith("timed out after 3 s; still running: world")
