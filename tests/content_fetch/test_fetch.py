@@ -124,3 +124,18 @@ async def test_a_long_retry_after_does_not_keep_a_job_past_its_timeout(infra: In
     assert done.message.startswith("timed out after 3 s; still running: world")
     assert (world["requests"], world["errors"]) == (1, 1)  # not asked again while it said to wait
     assert by_source(done.detail["result"])["tech"]["new"] == 15
+
+
+async def test_a_dry_run_counts_what_would_be_new_and_stores_nothing(infra: Infra) -> None:
+    async with serve_content() as box:
+        sources = [feed_source(box, "world", "world"), feed_source(box, "tech", "tech")]
+        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
+            dry = await tap.until(await start(tap, type="current_affairs", dry_run=True), FINAL, timeout=60)
+            stored_after_dry = len(await query(infra, "SELECT 1 FROM content_fetch.headlines"))
+            validators = len(await query(infra, "SELECT 1 FROM content_fetch.feed_validators"))
+            real = await tap.until(await start(tap, type="current_affairs"), FINAL, timeout=60)
+    assert dry.type == "completed", dry.message
+    assert dry.message.startswith("Would store 35 new items of 35 fetched")
+    assert (stored_after_dry, validators) == (0, 0)  # nor an ETag kept: the real run fetches in full
+    assert by_source(real.detail["result"])["world"]["unchanged"] is False
+    assert real.detail["result"]["new_items"] == 35
