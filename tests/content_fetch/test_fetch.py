@@ -139,3 +139,16 @@ async def test_a_dry_run_counts_what_would_be_new_and_stores_nothing(infra: Infr
     assert (stored_after_dry, validators) == (0, 0)  # nor an ETag kept: the real run fetches in full
     assert by_source(real.detail["result"])["world"]["unchanged"] is False
     assert real.detail["result"]["new_items"] == 35
+
+
+async def test_a_type_with_no_sources_configured_is_said_so(infra: Infra) -> None:
+    async with serve_content() as box:
+        sources = [feed_source(box, "tech", "tech")]
+        async with stack(infra, sources) as _, EventTap.open(infra) as tap:
+            both = await tap.until(await start(tap, type="both"), FINAL, timeout=60)
+            mcq = await tap.until(await start(tap, type="mcq"), FINAL, timeout=60)
+    assert both.type == "completed", both.message
+    assert both.detail["result"]["mcq_status"] == "✗ Failed: no MCQ sources in FERRY_CONTENT_SOURCES"
+    assert both.detail["result"]["current_affairs_status"] == "✓ Completed"
+    assert mcq.type == "failed"
+    assert mcq.message.startswith("no sources for --type mcq in FERRY_CONTENT_SOURCES")
