@@ -1,4 +1,5 @@
-"""Fixtures of the janitor's tests: the test's own database, migrated, and ways to fill it."""
+"""Fixtures of the janitor's tests: the test's own database, migrated, the janitor service running on it
+(ferry's real runtime, in this process), and ways to fill the table."""
 
 from __future__ import annotations
 
@@ -13,14 +14,36 @@ from ferry.db import Conn, connect, migrate, qualified, runtime_migrations, sche
 from ferry_telemetry_janitor import SERVICE, sql
 from ferry_telemetry_janitor.main import spec
 from ferry_telemetry_janitor.settings import DEFAULT_TABLE, JanitorSettings
-from tests.support.infra import Servers, _admin
+from tests.janitor.in_process import InProcessJanitor, in_process_janitor
+from tests.support.infra import Servers, _admin, own_vhost
 
 TABLE = qualified(DEFAULT_TABLE)
 
 
+@pytest.fixture(scope="session")
+def janitor_amqp_url(servers: Servers) -> Iterator[str]:
+    """One broker vhost for the janitor's tests (a vhost costs seconds of rabbitmqctl; a database, not).
+
+    Each test has its own database and so its own jobs: a message a previous test left in the
+    janitor's queues names a job this test's database does not have, and is dropped.
+    """
+    if not servers.local_rabbitmqctl:
+        yield servers.amqp_url
+        return
+    with own_vhost(servers.amqp_url, f"ferry-test-janitor-{uuid.uuid4().hex[:10]}") as url:
+        yield url
+
+
+@pytest.fixture
+async def janitor(janitor_amqp_url: str, database_url: str, db: Conn) -> AsyncIterator[InProcessJanitor]:
+    """The janitor service on this test's database: `await janitor.run_job(handler, options)`."""
+    async with in_process_janitor(janitor_amqp_url, database_url) as service:
+        yield service
+
+
 @pytest.fixture
 def database_url(servers: Servers) -> Iterator[str]:
-    """This test's own database (no broker vhost: the handlers' tests need none, and it is faster)."""
+    """This test's own database."""
     name = f"ferry_test_janitor_{uuid.uuid4().hex[:10]}"
     admin = servers.admin_database_url
     asyncio.run(_admin(admin, f'CREATE DATABASE "{name}"'))

@@ -19,7 +19,7 @@ from ferry_telemetry_janitor.jobs import ClearJob, SeedDemoJob
 from ferry_telemetry_janitor.main import on_startup
 from ferry_telemetry_janitor.settings import JanitorSettings
 from tests.janitor.conftest import TABLE, counts, seed, settings
-from tests.janitor.driver import run_job
+from tests.janitor.in_process import InProcessJanitor
 from tests.support.infra import Infra, free_port
 from tests.support.processes import ServiceProcess, running_service
 
@@ -44,37 +44,43 @@ def test_the_table_setting_is_validated_and_defaults_to_ferrys_own(monkeypatch: 
         JanitorSettings()
 
 
-async def test_a_missing_table_stops_the_service_and_fails_the_job(database_url: str, db: Conn) -> None:
+async def test_a_missing_table_stops_the_service_and_fails_the_job(
+    database_url: str, db: Conn, janitor: InProcessJanitor
+) -> None:
     missing = settings(database_url, janitor_table="public.assignments_learnpackwebhook")
     with pytest.raises(TableNotFound, match=r'"public"\."assignments_learnpackwebhook", which does not exist'):
         await on_startup(db, missing)
-    run = await run_job(db, ClearJob(missing), ClearOptions())
+    run = await janitor.run_job(ClearJob(missing), ClearOptions())
     assert run.error is not None
     assert "does not exist in the database of FERRY_DATABASE_URL" in run.error
     assert await db.fetchval("SELECT to_regclass('public.assignments_learnpackwebhook')") is None  # never created
 
 
-async def test_it_cleans_an_application_table_it_did_not_create(database_url: str, db: Conn) -> None:
+async def test_it_cleans_an_application_table_it_did_not_create(
+    database_url: str, db: Conn, janitor: InProcessJanitor
+) -> None:
     await db.execute(DJANGO_TABLE)
     app_table = '"public"."assignments_learnpackwebhook"'
     await seed(db, 10_000, table=app_table)
     app = settings(database_url, janitor_table="public.assignments_learnpackwebhook")
     await on_startup(db, app)
-    run = await run_job(db, ClearJob(app), ClearOptions(status=WebhookStatus.DONE))
+    run = await janitor.run_job(ClearJob(app), ClearOptions(status=WebhookStatus.DONE))
     assert run.succeeded == 3_000
     assert await counts(db, app_table) == {"PENDING": 4_000, "DONE": 0, "IGNORED": 2_000, "ERROR": 1_000}
-    seeding = await run_job(db, SeedDemoJob(app), SeedDemoOptions(rows=10))
+    seeding = await janitor.run_job(SeedDemoJob(app), SeedDemoOptions(rows=10))
     assert seeding.error == (
         "seed-demo only fills ferry's own table; FERRY_JANITOR_TABLE is public.assignments_learnpackwebhook"
     )
 
 
-async def test_seed_demo_inserts_realistic_rows_in_chunks(database_url: str, db: Conn) -> None:
+async def test_seed_demo_inserts_realistic_rows_in_chunks(
+    database_url: str, db: Conn, janitor: InProcessJanitor
+) -> None:
     job = SeedDemoJob(settings(database_url))
     job.chunk_rows = 7_000
-    dry = await run_job(db, job, SeedDemoOptions(rows=20_000, dry_run=True))
+    dry = await janitor.run_job(job, SeedDemoOptions(rows=20_000, dry_run=True))
     assert (await counts(db), dry.processed) == ({"PENDING": 0, "DONE": 0, "IGNORED": 0, "ERROR": 0}, 0)
-    run = await run_job(db, job, SeedDemoOptions(rows=20_000, pending=0.5, done=0.25, ignored=0.15))
+    run = await janitor.run_job(job, SeedDemoOptions(rows=20_000, pending=0.5, done=0.25, ignored=0.15))
     assert [p.get("first") for p in run.payloads] == [None, 1, 7_001, 14_001]
     assert (run.total, run.succeeded) == (20_000, 20_000)
     assert await counts(db) == {"PENDING": 10_000, "DONE": 5_000, "IGNORED": 3_000, "ERROR": 2_000}
@@ -87,7 +93,7 @@ async def test_seed_demo_inserts_realistic_rows_in_chunks(database_url: str, db:
     assert row["created_at"] <= row["updated_at"]
     statuses = [r["status"] for r in await db.fetch(f"SELECT status FROM {TABLE} ORDER BY id LIMIT 20")]
     assert len(set(statuses)) >= 3  # interleaved, not in blocks
-    bad = await run_job(db, job, SeedDemoOptions(rows=10, pending=0.6, done=0.6))
+    bad = await janitor.run_job(job, SeedDemoOptions(rows=10, pending=0.6, done=0.6))
     assert bad.error is not None
     assert "add up to more than 1" in bad.error
 

@@ -111,20 +111,23 @@ async def toy_service(infra: Infra, **settings: Any) -> AsyncIterator[Any]:
 class EventTap:
     """Reads every job event from a queue of its own bound to ferry.events."""
 
-    def __init__(self, channel: aio_pika.abc.AbstractChannel, queue: aio_pika.abc.AbstractQueue) -> None:
-        self.channel, self.queue = channel, queue
+    def __init__(
+        self, channel: aio_pika.abc.AbstractChannel, queue: aio_pika.abc.AbstractQueue, service: str = SERVICE
+    ) -> None:
+        self.channel, self.queue, self.service = channel, queue, service
         self.events: list[JobEvent] = []
 
     @classmethod
     @asynccontextmanager
-    async def open(cls, infra: Infra) -> AsyncIterator[EventTap]:
+    async def open(cls, infra: Infra, service: str = SERVICE) -> AsyncIterator[EventTap]:
+        """A tap on `service`'s events (and a way to send it commands)."""
         connection = await aio_pika.connect_robust(infra.amqp_url)
         try:
             channel = await connection.channel()
             await topology.declare_base(channel)
             queue = await channel.declare_queue(exclusive=True)
-            await queue.bind(topology.EVENTS.name, routing_key="#")
-            tap = cls(channel, queue)
+            await queue.bind(topology.EVENTS.name, routing_key=f"{service}.#")
+            tap = cls(channel, queue, service)
             tap.connection = connection  # type: ignore[attr-defined]
             yield tap
         finally:
@@ -134,11 +137,11 @@ class EventTap:
         raw = body if isinstance(body, bytes) else json.dumps(body).encode()
         exchange = await self.channel.get_exchange(topology.COMMANDS.name)
         await exchange.publish(aio_pika.Message(raw, delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-                               routing_key=f"{SERVICE}.{command}")
+                               routing_key=f"{self.service}.{command}")
 
-    async def start(self, options: CountOptions, job_id: UUID | None = None) -> UUID:
-        envelope = Command[CountOptions](job_id=job_id or uuid4(), requested_by="test", options=options)
-        await self.publish("count", envelope.model_dump_json().encode())
+    async def start(self, options: Options, job_id: UUID | None = None, command: str = "count") -> UUID:
+        envelope = Command[Any](job_id=job_id or uuid4(), requested_by="test", options=options)
+        await self.publish(command, envelope.model_dump_json().encode())
         return envelope.job_id
 
     async def until(self, job_id: UUID, types: set[str], timeout: float = 20) -> JobEvent:

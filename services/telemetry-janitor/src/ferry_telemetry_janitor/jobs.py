@@ -46,6 +46,9 @@ SLOW_ROW_ATTEMPTS = 5
 """A one-row batch cancelled at the lock bound is tried this often (parked between tries) before the
 job fails: one slow statement is a busy machine (a checkpoint, CPU contention), not a slow table."""
 SLOW_ROW_RETRY_S = 5.0
+SLOW_ROW_TRIES_AT_ONCE = 3
+"""Tries of a one-row batch within its step (SLOW_ROW_PAUSE_S apart) before the step is parked."""
+SLOW_ROW_PAUSE_S = 0.05
 CHECKPOINT_WAIT_MAX_S = 3.0
 """Longest a batch sits out a checkpoint's fsync phase before deleting anyway."""
 CHECKPOINT_POLL_S = 0.025
@@ -220,13 +223,24 @@ class ClearJob(JobHandler[ClearOptions, ClearStep, ClearData]):
             self.wal_compression = await sql.compress_wal(conn)
         started = time.monotonic()
         try:
-            async with conn.transaction():
-                # Wait only briefly for rows someone else holds: meanwhile ours stay locked too.
-                lock_was = await sql.set_local(conn, "lock_timeout", f"{sizing.lock_wait_ms(self.bound_ms)}ms")
-                batch = await sql.delete_batch(
-                    conn, self.table, opts.status, cursor, up_to, span, budget_ms=sizing.statement_ms(self.bound_ms)
-                )
-                await sql.set_local(conn, "lock_timeout", lock_was)
+            # A one-row batch is tried again at once a few times: cancelled, it released its row
+            # (the savepoint rolled back), and one slow statement is usually a moment's CPU contention.
+            for tries_left in reversed(range(SLOW_ROW_TRIES_AT_ONCE if span <= sizing.MIN_BATCH else 1)):
+                started = time.monotonic()
+                try:
+                    async with conn.transaction():
+                        # Wait only briefly for rows someone else holds: meanwhile ours stay locked too.
+                        lock_was = await sql.set_local(conn, "lock_timeout", f"{sizing.lock_wait_ms(self.bound_ms)}ms")
+                        batch = await sql.delete_batch(
+                            conn, self.table, opts.status, cursor, up_to, span,
+                            budget_ms=sizing.statement_ms(self.bound_ms),
+                        )
+                        await sql.set_local(conn, "lock_timeout", lock_was)
+                    break
+                except asyncpg.QueryCanceledError:
+                    if not tries_left:
+                        raise
+                    await asyncio.sleep(SLOW_ROW_PAUSE_S)
         except asyncpg.LockNotAvailableError as exc:
             # Someone holds some of these rows: wait and try again rather than block behind them.
             raise RetryLater(LOCKED_RETRY_S, f"rows locked by another transaction ({_short(exc)})") from exc
