@@ -7,19 +7,18 @@ import asyncio
 import contextlib
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import TypeVar
 
 import aio_pika
 import asyncpg
 import structlog
-from aio_pika.abc import AbstractChannel, AbstractExchange, AbstractRobustConnection
+from aio_pika.abc import AbstractRobustConnection
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from ferry import topology
 from ferry.contracts import services
 from ferry.db import connect, create_pool, ensure_database
 from ferry.jobs.infra import is_outage
+from ferry.messaging import CommandPublisher
 from ferry_status import SERVICE, retention, store
 from ferry_status.commands import CommandRecorder
 from ferry_status.errors import PublishFailed
@@ -49,37 +48,24 @@ async def _when_reachable(what: str, call: Callable[[], Awaitable[T]]) -> T:
 
 
 class Publisher:
-    """Publishes commands: persistent, mandatory (unroutable raises) and confirmed by the broker."""
+    """The status service's command publisher (`ferry.messaging.CommandPublisher`, declaring every
+    known service's queues), with a time bound and the service's own error."""
 
-    def __init__(self, channel: AbstractChannel, exchange: AbstractExchange) -> None:
-        self._channel = channel
-        self._exchange = exchange
+    def __init__(self, commands: CommandPublisher) -> None:
+        self._commands = commands
 
     @classmethod
     async def open(cls, connection: AbstractRobustConnection) -> Publisher:
-        channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await topology.declare_base(channel)
-        # Declaring each known service's queues makes a command wait for a service not yet running.
-        for service in services():
-            await topology.declare_service(channel, service)
-        exchange = await topology.declare_exchange(channel, topology.COMMANDS)
-        return cls(channel, exchange)
+        return cls(await CommandPublisher.open(connection, app_id=SERVICE, services=services()))
 
     async def publish(self, routing_key: str, body: bytes, *, message_id: str) -> None:
-        message = aio_pika.Message(
-            body, content_type="application/json", delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-            message_id=message_id, app_id=SERVICE, timestamp=datetime.now(UTC),
-        )
         try:
-            await asyncio.wait_for(
-                self._exchange.publish(message, routing_key=routing_key, mandatory=True), PUBLISH_TIMEOUT_S
-            )
+            await asyncio.wait_for(self._commands.publish(routing_key, body, message_id=message_id), PUBLISH_TIMEOUT_S)
         except (aio_pika.exceptions.AMQPError, OSError, RuntimeError, TimeoutError) as exc:
             raise PublishFailed(f"could not publish {routing_key}: {type(exc).__name__}") from exc
 
     async def close(self) -> None:
-        with contextlib.suppress(Exception):
-            await self._channel.close()
+        await self._commands.close()
 
 
 @dataclass

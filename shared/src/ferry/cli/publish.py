@@ -16,9 +16,9 @@ import aio_pika
 from aio_pika.exceptions import AMQPConnectionError, AMQPError, DeliveryError
 from pydantic import SecretStr
 
-from ferry import topology
 from ferry.cli.errors import BrokerUnreachable, PublishFailed
 from ferry.contracts import CancelCommand, Command
+from ferry.messaging import CommandPublisher
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -60,17 +60,9 @@ async def publish_async(
         raise BrokerUnreachable(f"cannot reach RabbitMQ at {safe_url(url)} (set FERRY_AMQP_URL): {reason}") from None
     try:
         async with connection:
-            channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-            await topology.declare_service(channel, service)
-            exchange = await topology.declare_exchange(channel, topology.COMMANDS)
-            message = aio_pika.Message(
-                envelope.model_dump_json().encode(),
-                content_type="application/json",
-                delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
-                message_id=str(envelope.job_id),
-                app_id="ferry-cli",
-            )
-            await exchange.publish(message, routing_key=f"{service}.{command}", mandatory=True)
+            publisher = await CommandPublisher.open(connection, app_id="ferry-cli", services=[service])
+            await publisher.publish(f"{service}.{command}", envelope.model_dump_json().encode(),
+                                    message_id=str(envelope.job_id))
     except DeliveryError as exc:
         raise PublishFailed(f"RabbitMQ did not accept the {service}.{command} command: {exc}") from None
     except (AMQPError, OSError, TimeoutError) as exc:
