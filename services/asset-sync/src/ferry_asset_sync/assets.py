@@ -154,6 +154,8 @@ async def snapshot(conn: Conn, schema: str, job_id: UUID, assets: list[tuple[int
         "ON CONFLICT DO NOTHING",
         [(job_id, b, min(batch_size, len(assets) - b * batch_size)) for b in range(batches)],
     )
+    await conn.execute(f"INSERT INTO {schema}.job_progress (job_id, total) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                       job_id, len(assets))
     return batches
 
 
@@ -172,29 +174,35 @@ async def lock_job_asset(conn: Conn, schema: str, job_id: UUID, asset_id: int) -
     return dict(row) if row is not None else None
 
 
+@dataclass(frozen=True)
+class BatchLeft:
+    """What is left of a batch after one of its assets was counted off."""
+
+    batch: int
+    remaining: int
+    size: int
+
+
 async def record(conn: Conn, schema: str, job_id: UUID, asset_id: int, *, pulled: str | None = None,
-                 cleaned: str | None = None, message: str | None = None, done: bool = False) -> int | None:
-    """Record an asset's outcome; when `done`, count it off its batch and return the batch's assets
-    still open (0: this asset finished the batch), else None."""
+                 cleaned: str | None = None, message: str | None = None, done: bool = False,
+                 count_off: bool = False) -> BatchLeft | None:
+    """Record an asset's outcome (`done`: it is finished); with `count_off` (its pull is over), count it
+    off its batch and say what is left of the batch, else None."""
     row = await conn.fetchrow(
         f"""UPDATE {schema}.job_assets SET pulled = COALESCE($3, pulled), cleaned = COALESCE($4, cleaned),
                    message = COALESCE($5, message), done_at = CASE WHEN $6 THEN now() ELSE done_at END
             WHERE job_id = $1 AND asset_id = $2 RETURNING batch""",
         job_id, asset_id, pulled, cleaned, message, done,
     )
-    if row is None or not done:
+    if row is None or not count_off:
         return None
-    remaining = await conn.fetchval(
+    left = await conn.fetchrow(
         f"UPDATE {schema}.job_batches SET remaining = remaining - 1 WHERE job_id = $1 AND batch = $2 "
-        "RETURNING remaining", job_id, row["batch"],
+        "RETURNING remaining, size", job_id, row["batch"],
     )
-    return int(remaining)
-
-
-async def batch_of(conn: Conn, schema: str, job_id: UUID, asset_id: int) -> int:
-    return int(await conn.fetchval(
-        f"SELECT batch FROM {schema}.job_assets WHERE job_id = $1 AND asset_id = $2", job_id, asset_id
-    ))
+    if left is None:
+        raise LookupError(f"job {job_id} has no batch {row['batch']}")  # snapshot() writes every batch
+    return BatchLeft(int(row["batch"]), int(left["remaining"]), int(left["size"]))
 
 
 async def counts(conn: Conn, schema: str, job_id: UUID) -> dict[str, int]:
@@ -219,11 +227,11 @@ async def failures(conn: Conn, schema: str, job_id: UUID, limit: int = 50) -> li
     return [(str(r["slug"]), str(r["message"] or "")) for r in rows]
 
 
-async def progress(conn: Conn, schema: str, job_id: UUID) -> tuple[int, int]:
-    """(assets finished, assets selected) of a job."""
+async def finished_one(conn: Conn, schema: str, job_id: UUID) -> tuple[int, int]:
+    """Count one more asset finished: (its number, assets selected). The row stays locked until the
+    step commits, so concurrent steps get consecutive numbers."""
     row = await conn.fetchrow(
-        f"SELECT count(*) FILTER (WHERE done_at IS NOT NULL) AS done, count(*) AS total "
-        f"FROM {schema}.job_assets WHERE job_id = $1", job_id,
+        f"UPDATE {schema}.job_progress SET done = done + 1 WHERE job_id = $1 RETURNING done, total", job_id
     )
     return (int(row["done"]), int(row["total"])) if row is not None else (0, 0)
 

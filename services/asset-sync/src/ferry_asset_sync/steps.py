@@ -2,14 +2,21 @@
 
     plan     select the assets (the registry's filters and order), snapshot them in `job_assets`,
              cut them into batches of --batch-size; the first `batch` step
-    batch    after the previous batch finished, wait 2 x --delay (two slots of the job's bucket),
-             then one `pull` step per asset of the batch, for any replica to take
+    batch    once the previous batch's pulls are over, wait 2 x --delay (two slots of the job's
+             bucket), then one `pull` step per asset of the batch, for any replica to take. With
+             --delay 0 there is no pause to keep: the step queues the next batch step first, then
+             its pulls. Steps are taken in the order they were queued, so the next batch step runs at
+             once and queues its pulls right behind these, and its own next step waits behind these
+             pulls: the pulls of about two batches are queued ahead of the cleans, and the replicas
+             never idle through a batch's last pulls and cleans (the original command, likewise,
+             queued its batches without waiting for their tasks).
     pull     mark the asset PENDING ("Starting to sync..."), pull it, write what it found; a
              `clean` step when its README changed (or its cleaning is not OK yet)
     clean    clean the README and write it (cleaning_status OK, or ERROR with the reason)
 
 Each asset's outcome is set once, in the transaction of the step that finished it (it commits with
-the step's checkpoint), and counted off its batch; the asset that finishes a batch starts the next.
+the step's checkpoint), and counted off its batch when its pull is over; `starts_next` says which
+count-off starts the next batch.
 No step writes a count into the job's data (steps run in parallel): `summary`, called once when the
 job ends, counts from `job_assets`, exact whatever replicas ran the steps, crashed or were redelivered.
 """
@@ -26,7 +33,7 @@ from ferry.contracts.asset_sync import PullAndCleanOptions, SyncStatus
 from ferry.db import Conn, schema_name
 from ferry.jobs.store import JobStore
 from ferry_asset_sync import SERVICE, assets, cleaning, variables
-from ferry_asset_sync.assets import AssetTable
+from ferry_asset_sync.assets import AssetTable, BatchLeft
 from ferry_asset_sync.errors import AssetError, CleaningError
 from ferry_asset_sync.github import paced
 from ferry_asset_sync.models import AnyStep, AssetData, BatchStep, CleanStep, PullStep
@@ -55,6 +62,14 @@ class Outcome:
 
 def job_key(job_id: UUID) -> str:
     return f"job:{job_id}"
+
+
+def starts_next(left: BatchLeft, delay: float) -> bool:
+    """Whether this count-off starts the next batch: with --delay, when the batch's last pull is over
+    (the next batch step then waits 2 x delay, the seed's pause between batches, after the batch's
+    last call). With --delay 0 there is no pause to keep and the batch step itself queues the next
+    one (`AssetSync.batch`)."""
+    return delay > 0 and left.remaining == 0
 
 
 def summary_line(data: AssetData) -> str:
@@ -120,7 +135,8 @@ class AssetSync:
             await self._batch_pause(job_id, options)
         members = await assets.batch_assets(conn, self.schema, job_id, number)
         first, last = members[0][2] + 1, members[-1][2] + 1
-        return Outcome(children=[PullStep(asset_id=a) for a, _, _ in members],
+        ahead: list[AnyStep] = [BatchStep(batch=number + 1)] if options.delay <= 0 and number + 1 < batches else []
+        return Outcome(children=[*ahead, *(PullStep(asset_id=a) for a, _, _ in members)],
                        message=f"Processing batch {number + 1}/{batches}: assets {first}-{last} ({len(members)})")
 
     # -- one asset ----------------------------------------------------------------------------------
@@ -134,8 +150,8 @@ class AssetSync:
             await table.update(marker, asset_id, {"sync_status": SyncStatus.PENDING.value, "status_text": STARTING})
         asset = await table.get(conn, asset_id)
         if asset is None:
-            return await self._finish_asset(conn, job_id, asset_id, Outcome(
-                skipped=1, message=f"{slug}: deleted since the job started"), pulled="skipped")
+            return await self._pulled(conn, job_id, asset_id, Outcome(
+                skipped=1, message=f"{slug}: deleted since the job started"), options.delay, pulled="skipped")
         state = await assets.get_state(conn, self.schema, asset_id)
         access = await self.resources.access()
         try:
@@ -143,9 +159,9 @@ class AssetSync:
                 found = await pull(asset, state, access, override=options.force, now=datetime.now(UTC))
         except AssetError as exc:
             await table.update(conn, asset_id, {"sync_status": SyncStatus.ERROR.value, "status_text": str(exc)})
-            return await self._finish_asset(conn, job_id, asset_id, Outcome(
+            return await self._pulled(conn, job_id, asset_id, Outcome(
                 failed=1, failures=[(slug, f"{slug}: {exc}")], message=f"✗ {slug}: {exc}"),
-                pulled="failed", note=str(exc))
+                options.delay, pulled="failed", note=str(exc))
         updates = found.updates
         note = ""
         if "slug" in updates and (updates["slug"] == slug or await table.slug_taken(conn, updates["slug"], asset_id)):
@@ -156,13 +172,14 @@ class AssetSync:
         if found.state is not None:
             await assets.put_state(conn, self.schema, asset_id, found.state)
         if found.outcome == "skipped":
-            return await self._finish_asset(conn, job_id, asset_id, Outcome(skipped=1, message=found.message),
-                                            pulled="skipped")
+            return await self._pulled(conn, job_id, asset_id, Outcome(skipped=1, message=found.message),
+                                      options.delay, pulled="skipped")
         if found.needs_clean:
-            await assets.record(conn, self.schema, job_id, asset_id, pulled=found.outcome)
-            return Outcome(children=[CleanStep(asset_id=asset_id)], message=f"✓ {found.message}{note}")
+            return await self._pulled(conn, job_id, asset_id, Outcome(
+                children=[CleanStep(asset_id=asset_id)], message=f"✓ {found.message}{note}"),
+                options.delay, pulled=found.outcome, done=False)
         done = Outcome(succeeded=1, message=f"✓ {found.message}{note}")
-        return await self._finish_asset(conn, job_id, asset_id, done, pulled=found.outcome)
+        return await self._pulled(conn, job_id, asset_id, done, options.delay, pulled=found.outcome)
 
     async def clean(self, conn: Conn, job_id: UUID, asset_id: int) -> Outcome:
         row = await assets.lock_job_asset(conn, self.schema, job_id, asset_id)
@@ -192,17 +209,27 @@ class AssetSync:
             succeeded=1, message=f"✓ {slug}: cleaned{missing}"), cleaned="cleaned", note=missing.strip() or None)
 
     # -- counting off -------------------------------------------------------------------------------
+    async def _pulled(self, conn: Conn, job_id: UUID, asset_id: int, outcome: Outcome, delay: float, *,
+                      pulled: str, done: bool = True, note: str | None = None) -> Outcome:
+        """Record how the pull went and count the asset off its batch (its GitHub calls are over);
+        `done`: nothing follows (no clean). The count-off that `starts_next` picks starts the next batch."""
+        left = await assets.record(conn, self.schema, job_id, asset_id, pulled=pulled, message=note, done=done,
+                                   count_off=True)
+        if left is not None and starts_next(left, delay) and await assets.has_batch(
+                conn, self.schema, job_id, left.batch + 1):
+            outcome.children.append(BatchStep(batch=left.batch + 1))
+        return await self._progress(conn, job_id, outcome) if done else outcome
+
     async def _finish_asset(self, conn: Conn, job_id: UUID, asset_id: int, outcome: Outcome, *,
-                            pulled: str | None = None, cleaned: str | None = None, note: str | None = None) -> Outcome:
-        remaining = await assets.record(conn, self.schema, job_id, asset_id, pulled=pulled, cleaned=cleaned,
-                                        message=note, done=True)
-        done, total = await assets.progress(conn, self.schema, job_id)
+                            cleaned: str, note: str | None = None) -> Outcome:
+        """A cleaned (or failed, or skipped) asset is finished; it was counted off when its pull ended."""
+        await assets.record(conn, self.schema, job_id, asset_id, cleaned=cleaned, message=note, done=True)
+        return await self._progress(conn, job_id, outcome)
+
+    async def _progress(self, conn: Conn, job_id: UUID, outcome: Outcome) -> Outcome:
+        done, total = await assets.finished_one(conn, self.schema, job_id)
         if done % 5 == 0 or done == total:
             outcome.message += f" - Progress: {done}/{total} assets processed"
-        if remaining == 0:
-            batch = await assets.batch_of(conn, self.schema, job_id, asset_id)
-            if await assets.has_batch(conn, self.schema, job_id, batch + 1):
-                outcome.children.append(BatchStep(batch=batch + 1))
         return outcome
 
     async def summary(self, conn: Conn, job_id: UUID, data: AssetData, *, report: bool = True) -> AssetData:
