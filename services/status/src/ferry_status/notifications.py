@@ -158,6 +158,10 @@ class Notifier:
             return Outcome(type(exc).__name__)
         except (httpx.InvalidURL, ValueError) as exc:
             return Outcome(f"invalid webhook URL ({type(exc).__name__})", permanent=True)
+        except Exception as exc:
+            # Anything else httpx or the network raises: retried, and its text (the URL?) kept out
+            # of the tick's own failure log too.
+            return Outcome(type(exc).__name__)
         if response.is_success:
             return Outcome()
         return Outcome(f"HTTP {response.status_code}", permanent=response.status_code in _PERMANENT,
