@@ -120,13 +120,13 @@ class EventTap:
     @classmethod
     @asynccontextmanager
     async def open(cls, infra: Infra, service: str = SERVICE) -> AsyncIterator[EventTap]:
-        """A tap on `service`'s events (and a way to send it commands)."""
+        """A tap on every job event of the vhost; `publish` and `start` send commands to `service`."""
         connection = await aio_pika.connect_robust(infra.amqp_url)
         try:
             channel = await connection.channel()
             await topology.declare_base(channel)
             queue = await channel.declare_queue(exclusive=True)
-            await queue.bind(topology.EVENTS.name, routing_key=f"{service}.#")
+            await queue.bind(topology.EVENTS.name, routing_key="#")  # every service's: other harnesses share it
             tap = cls(channel, queue, service)
             tap.connection = connection  # type: ignore[attr-defined]
             yield tap
