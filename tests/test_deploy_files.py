@@ -230,7 +230,8 @@ def test_example_secret_names_every_secret_and_holds_no_real_one() -> None:
         line.split("=", 1) for line in example.read_text().splitlines() if line.strip() and not line.startswith("#")
     )
     assert set(keys) == {"FERRY_AMQP_URL", "FERRY_DATABASE_URL", "FERRY_API_TOKEN", "FERRY_GITHUB_TOKENS",
-                         "FERRY_PELOTON_TOKEN_KEY", "FERRY_PELOTON_SEED_CONNECTION", "FERRY_ASSET_SYNC_OWNER_TOKENS"}
+                         "FERRY_PELOTON_TOKEN_KEY", "FERRY_PELOTON_SEED_CONNECTION", "FERRY_ASSET_SYNC_OWNER_TOKENS",
+                         "FERRY_DASHBOARD_SECRET_KEY"}
     text = SANDBOX_DEMO_TOKEN.sub("", example.read_text())  # the sandbox's fake tokens may stay
     assert not re.search(r"gh[pousr]_[A-Za-z0-9]{20,}|github_pat_", text), "a real token?"
     referenced = {

@@ -174,12 +174,15 @@ def event(job_id: UUID, seq: int, type_: EventType, *, service: str = "telemetry
 
 @pytest.fixture
 def dashboard(infra: Infra, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Dashboard]:
+    """The status service with its dashboard. A test may set more of its environment with
+    `@pytest.mark.parametrize("dashboard", [{"FERRY_...": "..."}], indirect=True)`."""
+    extra_env: dict[str, str] = getattr(request, "param", {})
     shots = ARTIFACTS / request.node.name
     shutil.rmtree(shots, ignore_errors=True)
     shots.mkdir(parents=True)
     with running_service(
         "ferry-status", infra, tmp_path, FERRY_API_TOKEN=TOKEN, FERRY_DASHBOARD_SECRET_KEY=SECRET_KEY,
-        FERRY_GITHUB_TOKENS=GITHUB_TOKEN, FERRY_STATUS_INGEST_WAIT_MS="5", ready_timeout=60,
+        FERRY_GITHUB_TOKENS=GITHUB_TOKEN, FERRY_STATUS_INGEST_WAIT_MS="5", ready_timeout=60, **extra_env,
     ) as status, chromium() as browser:
         board = Dashboard(infra, status, browser, shots)
         for name, flag in (("admin", "--staff"), ("viewer", "--viewer"), ("nobody", None)):

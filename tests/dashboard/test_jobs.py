@@ -176,3 +176,28 @@ def test_marking_a_job_failed_and_clearing_its_error_are_recorded(dashboard: Das
     assert job is not None
     assert job["status"] == "failed"
     assert job["error"] is None
+
+
+def test_the_content_fetch_buttons_start_a_fetch_of_each_type(dashboard: Dashboard) -> None:
+    page = dashboard.login("admin")
+    started = {}
+    for label, fetch_type in (("Fetch both", "both"), ("MCQ only", "mcq"),
+                              ("Current affairs only", "current_affairs")):
+        page.goto("/")
+        page.get_by_role("region", name="Start a job").get_by_role("button", name=label, exact=True).click()
+        started[fetch_type] = job_id = _job_id(page)
+        expect(page.get_by_role("status")).to_have_text(f"Started content-fetch ({fetch_type}): job {job_id}")
+        expect(page.locator("#live .badge")).to_have_text(re.compile("pending"))
+        expect(page.get_by_role("region", name="Options")).to_contain_text(fetch_type)
+    dashboard.shot(page, "content-fetch-started")
+
+    commands = dashboard.commands("content-fetch")
+    assert [c.routing_key for c in commands] == ["content-fetch.fetch"] * 3
+    bodies = [json.loads(c.body) for c in commands]
+    assert {b["options"]["type"]: b["job_id"] for b in bodies} == {k: str(v) for k, v in started.items()}
+    assert {b["requested_by"] for b in bodies} == {"dashboard:admin"}
+    page.goto("/?service=content-fetch")
+    expect(page.locator("table.jobs tbody tr")).to_have_count(3)
+
+    viewer = dashboard.login("viewer")
+    expect(viewer.get_by_role("button", name="Fetch both")).to_have_count(0)  # viewers start nothing

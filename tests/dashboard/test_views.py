@@ -6,10 +6,12 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from uuid import UUID, uuid4
 
 import aio_pika
+import pytest
 from playwright.sync_api import Page, expect
 
 from ferry import topology
@@ -178,8 +180,11 @@ def test_staff_republish_and_discard_dead_letters(dashboard: Dashboard) -> None:
     letters = page.locator("article.dead-letter")
     expect(letters).to_have_count(2)
     expect(letters.first).to_contain_text("reason: invalid command: status 'SOME' is not allowed")
-    janitor = page.locator("tr", has_text="telemetry-janitor.commands")
-    expect(janitor).to_contain_text("0")
+    janitor = page.locator("tr[data-queue='telemetry-janitor.commands']")
+    expect(janitor.locator("[data-field=ready]")).to_have_text("0")
+    expect(janitor.locator("[data-field=unacked]")).to_have_text("not known")
+    expect(page.locator("[data-field=unacked-note]")).to_contain_text(  # no management API configured
+        "Unacknowledged counts need RabbitMQ's management API, which is not configured here")
     dashboard.shot(page, "queues")
     letters.filter(has_text="telemetry-janitor.clear").get_by_role("button", name="Republish").click()
     expect(page.get_by_role("status")).to_have_text("Dead letter republished")
@@ -190,3 +195,38 @@ def test_staff_republish_and_discard_dead_letters(dashboard: Dashboard) -> None:
     assert [(m.routing_key, m.body) for m in back] == [
         ("telemetry-janitor.clear", b'{"job_id": "x", "options": {"status": "SOME"}}')]
     assert dashboard.commands("gh-seeder") == []
+
+
+@pytest.mark.parametrize("dashboard", [{"FERRY_STATUS_STALLED_AFTER_S": "1"}], indirect=True)
+def test_stalled_and_pending_jobs_are_badged_and_filtered(dashboard: Dashboard) -> None:
+    quiet, waiting, done = uuid4(), uuid4(), uuid4()
+    dashboard.publish(
+        event(quiet, 0, EventType.STARTED, total=10),
+        event(quiet, 1, EventType.PROGRESS, total=10, processed=3, succeeded=3, message="3 of 10"),
+        event(waiting, 0, EventType.ACCEPTED, detail={"requested_by": "cli:ops", "options": {"status": "ERROR"}}),
+        event(done, 0, EventType.COMPLETED, total=1, processed=1, succeeded=1),
+    )
+    dashboard.job_when(quiet, lambda j: j["status"] == "stalled")  # the status service's own verdict
+    dashboard.job_when(waiting, lambda j: j["status"] == "pending")
+    page = dashboard.login("admin")
+    expect(page.locator("[data-stat=stalled]")).to_have_text("1")
+    expect(page.locator("[data-stat=pending]")).to_have_text("1")
+    rows = page.locator("table.jobs tbody tr")
+    for status, job_id in (("stalled", quiet), ("pending", waiting)):
+        page.goto("/")
+        page.get_by_label("Status", exact=True).select_option(status)
+        page.get_by_role("button", name="Filter").click()
+        expect(rows).to_have_count(1)
+        assert rows.first.get_attribute("data-job-id") == str(job_id)
+        expect(rows.first.locator(".badge")).to_have_text(re.compile(status))
+        for summary in page.locator("details > summary").all():
+            summary.click()  # the audit reads every control, the start forms' too
+        _audit(page, f"overview filtered by {status}")
+    dashboard.shot(page, "pending-filtered")
+    page.goto(f"/ui/jobs/{quiet}")
+    expect(page.locator("#live .badge")).to_have_text(re.compile("stalled"))
+    expect(page.locator("[data-field=stalled]")).to_contain_text("sent no event")
+    dashboard.shot(page, "stalled-job")
+    page.get_by_role("button", name="Cancel job").click()  # a stalled job can still be stopped
+    expect(page.get_by_role("status")).to_have_text(re.compile("Cancel requested"))
+    assert [c.routing_key for c in dashboard.commands("telemetry-janitor")] == ["telemetry-janitor.cancel"]

@@ -16,7 +16,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 
-from ferry_status.dashboard import actions, pages, queues
+from ferry_status.dashboard import actions, pages, queues, schedules
 from ferry_status.dashboard.render import HERE, page
 from ferry_status.dashboard.security import LoginRequired
 from ferry_status.dashboard.settings import DashboardSettings
@@ -31,6 +31,7 @@ def is_dashboard_path(path: str) -> bool:
 
 def mount(app: FastAPI, settings: DashboardSettings | None = None) -> None:
     settings = settings or DashboardSettings()
+    app.state.dashboard_settings = settings
     key = settings.dashboard_secret_key.get_secret_value() if settings.dashboard_secret_key else ""
     if not key:
         log.warning("FERRY_DASHBOARD_SECRET_KEY is not set: dashboard logins last until this process stops")
@@ -42,6 +43,7 @@ def mount(app: FastAPI, settings: DashboardSettings | None = None) -> None:
     app.include_router(pages.router)
     app.include_router(actions.router)
     app.include_router(queues.router)
+    app.include_router(schedules.router)
     app.mount("/ui/static", StaticFiles(directory=HERE / "static"), name="dashboard-static")
 
     @app.exception_handler(LoginRequired)

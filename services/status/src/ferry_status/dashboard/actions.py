@@ -13,7 +13,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
 from ferry import topology
-from ferry.contracts import CANCEL, CancelCommand, EventType, JobEvent
+from ferry.contracts import CANCEL, CancelCommand, EventType, JobEvent, JobStatus
 from ferry.contracts.registry import UnknownCommand, command_spec
 from ferry_status import store
 from ferry_status.api import publish_job
@@ -84,7 +84,7 @@ async def _job(request: Request, job_id: UUID) -> dict[str, Any]:
 @router.post("/ui/jobs/{job_id}/cancel")
 async def cancel(request: Request, user: Staff, job_id: UUID) -> RedirectResponse:
     row = await _job(request, job_id)
-    if row["status"] not in ("pending", "running"):
+    if JobStatus(row["status"]).finished:  # pending, running and stalled jobs can still be stopped
         return flash_and_go(request, f"Job {job_id} is {row['status']}: nothing to cancel", f"/ui/jobs/{job_id}",
                             "error")
     res = _res(request)

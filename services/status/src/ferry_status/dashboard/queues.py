@@ -1,7 +1,8 @@
 """Queues and dead letters: how much work waits where, and the messages RabbitMQ gave up on.
 
-Depths come from passive queue declarations (ready messages and consumers; unacknowledged counts
-need RabbitMQ's management plugin, which ferry does not require). Dead letters are read from
+Depths come from passive queue declarations (ready messages and consumers); unacknowledged counts
+from RabbitMQ's management API where it is configured (`management`; ferry does not require the
+plugin, and the page says when the counts are missing). Dead letters are read from
 `ferry.dead-letters` without taking them: each is fetched, shown and returned to the queue,
 unless staff republish it (to where it was going) or discard it.
 """
@@ -9,7 +10,7 @@ unless staff republish it (to where it was going) or discard it.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Annotated, Any
 
 import aio_pika
@@ -19,7 +20,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse
 
 from ferry import topology
 from ferry.contracts import services
-from ferry_status.dashboard import queries
+from ferry_status.dashboard import management, queries
 from ferry_status.dashboard.pages import flash_and_go
 from ferry_status.dashboard.render import page
 from ferry_status.dashboard.security import Csrf, Staff, Viewer
@@ -36,6 +37,7 @@ class Depth:
     queue: str
     ready: int | None
     consumers: int | None
+    unacked: int | None = None
 
 
 @dataclass(frozen=True)
@@ -141,7 +143,12 @@ async def _republish(channel: aio_pika.abc.AbstractChannel, message: AbstractInc
 async def queues_page(request: Request, user: Viewer) -> HTMLResponse:
     res = _res(request)
     letters, _ = await _with_dead_letters(res)
-    return page(request, "queues.html", user, depths=await depths(res), letters=letters, shown=DEAD_LETTERS_SHOWN)
+    found = await depths(res)
+    unacked = await management.unacked(request.app.state.dashboard_settings)
+    if not unacked.problem:
+        found = [replace(d, unacked=unacked.counts.get(d.queue)) if d.ready is not None else d for d in found]
+    return page(request, "queues.html", user, depths=found, unacked=unacked, letters=letters,
+                shown=DEAD_LETTERS_SHOWN)
 
 
 @router.post("/ui/dead-letters", dependencies=[Csrf])

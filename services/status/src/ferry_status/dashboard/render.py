@@ -21,7 +21,8 @@ NOTHING = "\u2013"
 templates = Jinja2Templates(directory=HERE / "templates")
 
 BADGE_ICONS = {
-    JobStatus.PENDING.value: "…", JobStatus.RUNNING.value: "▶", JobStatus.COMPLETED.value: "✓",
+    JobStatus.PENDING.value: "…", JobStatus.RUNNING.value: "▶", JobStatus.STALLED.value: "⚠",
+    JobStatus.COMPLETED.value: "✓",
     JobStatus.FAILED.value: "✕", JobStatus.CANCELLED.value: "■", JobStatus.REJECTED.value: "⊘",
 }
 
