@@ -11,10 +11,13 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+import pytest
+from pydantic import ValidationError
 
 from ferry.contracts import EventType
 from ferry_status import scheduler
 from ferry_status.resources import Resources
+from ferry_status.settings import StatusSettings
 from ferry_status.store import NOTIFICATIONS
 from tests.status.conftest import TOKEN, Events, event, eventually, job_when, running_status
 from tests.status.webhook import Receiver, receiver
@@ -44,25 +47,28 @@ async def all_accepted(hook: Receiver, jobs: list[UUID]) -> bool:
 async def test_one_notification_per_finished_job_even_when_the_receiver_first_answers_500(
     infra: Infra, events: Events
 ) -> None:
-    done, failed, cancelled, running = uuid4(), uuid4(), uuid4(), uuid4()
+    done, failed, cancelled, running, other = uuid4(), uuid4(), uuid4(), uuid4(), uuid4()
     with receiver(fail_first=1) as hook:
         async with running_status(infra, status_notify_url=hook.url(HOOK), status_public_url="https://ferry.example",
-                                  **FAST) as status:
+                                  status_notify_services=["telemetry-janitor"], **FAST) as status:
             res: Resources = status.app.state.resources
             await finish(events, done, EventType.COMPLETED, total=10, processed=10, succeeded=9, failed=1)
             await finish(events, failed, EventType.FAILED, detail={"error": "GitHub answered 401"})
             await finish(events, cancelled, EventType.CANCELLED)  # not in the default `completed,failed`
             await events.publish(event(running, 0, EventType.STARTED))
+            await finish(events, other, EventType.FAILED, service="gh-seeder")  # not a service notified about
             # A second, later final event for a job that already finished changes no notification.
             await events.publish(event(done, 3, EventType.COMPLETED, total=10, processed=10, succeeded=9, failed=1))
             await job_when(status.client, done, lambda j: j["last_seq"] == 3)
             await job_when(status.client, cancelled, lambda j: j["status"] == "cancelled")
             await job_when(status.client, running, lambda j: j["status"] == "running")
+            await job_when(status.client, other, lambda j: j["status"] == "failed")
             await eventually(lambda: all_accepted(hook, [done, failed]), what="both notifications accepted")
             sent = await eventually(lambda: outbox(res.pool, done), what="the outbox row")
             await eventually(lambda: _sent(res.pool, [done, failed]), what="both recorded as sent")
             assert await outbox(res.pool, cancelled) is None
             assert await outbox(res.pool, running) is None
+            assert await outbox(res.pool, other) is None
             rows = {j: await outbox(res.pool, j) for j in (done, failed)}
 
     assert hook.accepted() == {str(done): 1, str(failed): 1}
@@ -224,3 +230,26 @@ async def test_the_webhook_url_is_in_no_log_line_and_no_answer(
         for answer in answers:
             assert secret not in answer.text, answer.url
     assert created.json()["notify_url"] == "http://127.0.0.1/****"
+
+
+def test_the_settings_read_comma_lists_and_refuse_a_bad_url_without_echoing_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("FERRY_STATUS_NOTIFY_ON", "failed, cancelled")
+    monkeypatch.setenv("FERRY_STATUS_NOTIFY_SERVICES", "gh-seeder,asset-sync")
+    monkeypatch.setenv("FERRY_STATUS_NOTIFY_URL", "https://hooks.example/T1/B2/s3cr3tHookPath")
+    settings = StatusSettings()
+    assert (settings.status_notify_on, settings.status_notify_services) == (
+        ["failed", "cancelled"], ["gh-seeder", "asset-sync"])
+    assert "s3cr3tHookPath" not in repr(settings)
+    assert "/T1/B2/s3cr3tHookPath" in settings.secret_values()  # redacted from every log line
+
+    monkeypatch.setenv("FERRY_STATUS_NOTIFY_URL", "hooks.example/T1/B2/s3cr3tHookPath")  # no scheme
+    with pytest.raises(ValidationError) as refused:
+        StatusSettings()
+    assert "status_notify_url" in str(refused.value)
+    assert "s3cr3tHookPath" not in str(refused.value)
+    monkeypatch.setenv("FERRY_STATUS_NOTIFY_URL", "https://hooks.example/x")
+    monkeypatch.setenv("FERRY_STATUS_NOTIFY_ON", "completed,sometimes")
+    with pytest.raises(ValidationError, match="status_notify_on"):
+        StatusSettings()
