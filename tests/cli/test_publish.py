@@ -147,3 +147,31 @@ def test_an_unreachable_status_service_names_ferry_status_url(ferry: Ferry) -> N
         assert result.exit_code == 3, (args, result.output)
         assert "FERRY_STATUS_URL" in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_seed_demo_shares_adding_up_to_more_than_1_are_refused(ferry: Ferry, infra: Infra) -> None:
+    declare_queues(infra)
+    result = ferry("telemetry-janitor", "seed-demo", "--pending", "0.9", "--done", "0.9")
+    assert result.exit_code == 2, result.output
+    for named in ("--pending", "--done", "--ignored", "at most 1", "1.9"):
+        assert named in result.stderr, named
+    assert published(infra) == []
+
+
+def test_gh_seeder_refuses_a_project_that_is_no_preset(ferry: Ferry, infra: Infra) -> None:
+    declare_queues(infra, "gh-seeder")
+    result = ferry("gh-seeder", "seed", "--project", "nope")
+    assert result.exit_code == 2, result.output
+    for named in ("'--project'", "'nope'", "FERRY_GH_SEEDER_PROJECTS", "demo", "posthog"):
+        assert named in result.stderr, named
+    assert published(infra, "gh-seeder") == []
+
+    presets = '{"mine": ["octo/one"]}'
+    mine = ferry("gh-seeder", "seed", "--project", "mine", env={"FERRY_GH_SEEDER_PROJECTS": presets})
+    assert mine.exit_code == 0, mine.output
+    [message] = published(infra, "gh-seeder")
+    assert message.routing_key == "gh-seeder.seed"
+    refused = ferry("gh-seeder", "seed", "--project", "posthog", env={"FERRY_GH_SEEDER_PROJECTS": presets})
+    assert refused.exit_code == 2
+    assert "mine" in refused.stderr
+    assert published(infra, "gh-seeder") == []

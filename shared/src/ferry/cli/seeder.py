@@ -1,17 +1,47 @@
-"""`ferry gh-seeder seed ...`: crawl GitHub pull requests with checkpoints (docs/github.md)."""
+"""`ferry gh-seeder seed ...`: crawl GitHub pull requests with checkpoints (docs/github.md).
+
+`--project` names a preset of FERRY_GH_SEEDER_PROJECTS; where the seeder's package is installed
+(its image, the uv workspace) the CLI reads the presets with the seeder's own settings and refuses
+an unknown name before publishing, listing the known ones. Elsewhere the seeder refuses it.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+import importlib
+from typing import Annotated, Any
 
 import typer
 
 from ferry.cli.context import Deps, Output, guard
+from ferry.cli.errors import Refused
 from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
 from ferry.cli.submit import build_options, submit
 from ferry.contracts import SeedOptions
 
 SERVICE = "gh-seeder"
+
+
+def check_project(project: str | None) -> None:
+    """Refuse (exit 2) a `--project` that is no preset of the seeder's settings, naming the presets."""
+    if project is None:
+        return
+    try:
+        seeder_settings: Any = importlib.import_module("ferry_gh_seeder.settings")
+    except ImportError:
+        return  # the CLI alone cannot know the worker's presets; the seeder refuses an unknown one
+    from pydantic import ValidationError
+
+    try:
+        projects: dict[str, list[str]] = seeder_settings.SeederSettings().gh_seeder_projects
+    except ValidationError as exc:
+        names = ", ".join(f"FERRY_{str(e['loc'][0]).upper()}" for e in exc.errors() if e["loc"])
+        raise Refused(f"invalid settings: {names}") from None
+    if project in projects or project.lower() in projects:  # the seeder's own lookup
+        return
+    known = ", ".join(sorted(projects)) or "(none configured)"
+    raise typer.BadParameter(
+        f"{project!r} is not a project preset; FERRY_GH_SEEDER_PROJECTS has: {known}", param_hint="'--project'"
+    )
 
 
 def register(app: typer.Typer, deps: Deps) -> None:
@@ -53,6 +83,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
             days_back=days_back,
             dry_run=dry_run,
         )
+        check_project(options.project)
         code = submit(
             deps, output, deps.load_settings(), service=SERVICE, command="seed", options=options, job_id=job_id,
             wait=wait,

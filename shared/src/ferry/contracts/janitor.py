@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from enum import StrEnum
+from typing import Self
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from ferry.contracts.base import Options
 
@@ -55,3 +56,15 @@ class SeedDemoOptions(Options):
     done: float = Field(0.3, ge=0, le=1, description="Share of rows with status DONE.")
     ignored: float = Field(0.1, ge=0, le=1, description="Share of rows with status IGNORED (the rest are ERROR).")
     dry_run: bool = Field(False, description="Report what would be inserted; insert nothing.")
+
+    @model_validator(mode="after")
+    def _shares_fit(self) -> Self:
+        # Checked here, not only by the service, so the CLI, the dashboard's form and POST /jobs
+        # refuse it before anything is published.
+        total = self.pending + self.done + self.ignored
+        if total > 1 + 1e-9:
+            raise ValueError(
+                f"the shares --pending ({self.pending:g}), --done ({self.done:g}) and --ignored ({self.ignored:g}) "
+                f"must add up to at most 1 (the rest are ERROR); they add up to {total:g}"
+            )
+        return self
