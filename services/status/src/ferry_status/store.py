@@ -59,8 +59,8 @@ WITH incoming AS (
     FROM fresh GROUP BY job_id
 ), latest AS (
     SELECT DISTINCT ON (job_id) * FROM fresh ORDER BY job_id, seq DESC
-), before AS (
-    SELECT job_id, status FROM {JOBS} WHERE job_id IN (SELECT job_id FROM latest)
+), before AS (  -- the statement's snapshot: each job's status before this batch
+    SELECT j.job_id, j.status FROM latest l JOIN {JOBS} j USING (job_id)
 ), up AS (
     INSERT INTO {JOBS} AS j (job_id, service, command, status, total, processed, succeeded, failed, skipped,
         last_seq, message, error, result, created_at, started_at, finished_at, updated_at, requested_by, options,
