@@ -66,10 +66,17 @@ class RunningSteps:
     """The steps this process is running now, so a resource can say what they wait for."""
 
     steps: dict[int, Step[Any, Any, Any]] = field(default_factory=dict)
+    status: str = ""
+    """What every step waits for now (e.g. the rate limiter); a step started meanwhile says so too."""
 
     def set_status(self, status: str) -> None:
+        self.status = status
         for step in self.steps.values():
             step.status = status
+
+    def add(self, step: Step[Any, Any, Any]) -> None:
+        step.status = step.status or self.status
+        self.steps[id(step)] = step
 
 
 class StepRunner:
@@ -141,7 +148,7 @@ class StepRunner:
     async def _call(self, handler: JobHandler[Any, Any, Any], step: Step[Any, Any, Any]) -> StepResult[Any, Any]:
         """Run the handler in a savepoint (a failed item's effects are undone), with heartbeats."""
         heartbeat = asyncio.create_task(self._heartbeat(step))
-        self.running.steps[id(step)] = step
+        self.running.add(step)
         try:
             async with asyncio.timeout(self.limits.step_timeout_s), step.conn.transaction():
                 if step.is_plan:
