@@ -87,20 +87,22 @@ async def test_status_summary_and_nothing_found(database_url: str, db: Conn, jan
 async def test_up_to_id_pins_the_rows_and_newer_rows_survive(
     database_url: str, db: Conn, janitor: InProcessJanitor
 ) -> None:
-    await seed(db, 1_000, pending=1.0, done=0, ignored=0)
-    job = ClearJob(settings(database_url, janitor_max_lock_ms=10))
-    run = await janitor.run_job(job, ClearOptions(up_to_id=600, batch_size=100))
-    assert run.succeeded == 600
-    assert await db.fetchval(f"SELECT min(id) FROM {TABLE}") == 601
+    # 10,000 rows under a 100 ms bound: batched (over 2,500 rows at the assumed speed), in batches
+    # big enough that a busy machine does not turn the job into thousands of one-row steps.
+    await seed(db, 10_000, pending=1.0, done=0, ignored=0)
+    job = ClearJob(settings(database_url, janitor_max_lock_ms=100))
+    run = await janitor.run_job(job, ClearOptions(up_to_id=6_000, batch_size=100))
+    assert (run.succeeded, run.data["method"]) == (6_000, "batched")
+    assert await db.fetchval(f"SELECT min(id) FROM {TABLE}") == 6_001
 
     async def new_rows_arrive(conn: Conn, step_no: int, payload: dict[str, Any], attempt: int) -> None:
         if step_no == 1:  # after the plan pinned the newest id, before anything was deleted
             await seed(conn, 50, pending=1.0, done=0, ignored=0)
 
     run = await janitor.run_job(job, ClearOptions(batch_size=100), hook=new_rows_arrive)
-    assert run.data["up_to_id"] == 1_000
-    assert (run.total, run.succeeded) == (400, 400)
-    assert await db.fetchval(f"SELECT count(*) FROM {TABLE} WHERE id > 1000 AND status = 'PENDING'") == 50
+    assert (run.data["up_to_id"], run.data["method"]) == (10_000, "batched")
+    assert (run.total, run.succeeded) == (4_000, 4_000)
+    assert await db.fetchval(f"SELECT count(*) FROM {TABLE} WHERE id > 10000 AND status = 'PENDING'") == 50
     assert await db.fetchval(f"SELECT count(*) FROM {TABLE}") == 50
 
 
@@ -193,16 +195,17 @@ async def test_a_forced_single_statement_stops_below_the_step_timeout_and_falls_
 async def test_rows_gone_before_their_batch_are_reported_as_skipped(
     database_url: str, db: Conn, janitor: InProcessJanitor
 ) -> None:
-    await seed(db, 1_000, pending=1.0, done=0, ignored=0)
+    await seed(db, 10_000, pending=1.0, done=0, ignored=0)
 
     async def someone_else_deletes(conn: Conn, step_no: int, payload: dict[str, Any], attempt: int) -> None:
         if step_no == 1:
-            await conn.execute(f"DELETE FROM {TABLE} WHERE id > 900")
+            await conn.execute(f"DELETE FROM {TABLE} WHERE id > 9000")
 
-    job = ClearJob(settings(database_url, janitor_max_lock_ms=10))
+    job = ClearJob(settings(database_url, janitor_max_lock_ms=100))  # batched, as the test above says why
     run = await janitor.run_job(job, ClearOptions(batch_size=100), hook=someone_else_deletes)
-    assert (run.total, run.succeeded, run.skipped, run.processed) == (1_000, 900, 100, 1_000)
-    assert run.summary.endswith("(100 counted rows were already gone)")
+    assert run.data["method"] == "batched"
+    assert (run.total, run.succeeded, run.skipped, run.processed) == (10_000, 9_000, 1_000, 10_000)
+    assert run.summary.endswith("(1,000 counted rows were already gone)")
 
 
 async def test_a_one_row_batch_cancelled_at_the_bound_is_retried_not_failed(
@@ -210,7 +213,7 @@ async def test_a_one_row_batch_cancelled_at_the_bound_is_retried_not_failed(
 ) -> None:
     # While the database is "busy" every row takes 50 ms to delete, far past a 10 ms bound: batches
     # shrink to one row, which is tried again and then parked; once it is quiet, the job finishes.
-    await seed(db, 200, pending=1.0, done=0, ignored=0)
+    await seed(db, 20, pending=1.0, done=0, ignored=0)
     await db.execute(
         "CREATE TABLE busy (on_ boolean); INSERT INTO busy VALUES (true);"
         " CREATE FUNCTION busy_delete() RETURNS trigger LANGUAGE plpgsql AS"
@@ -225,7 +228,7 @@ async def test_a_one_row_batch_cancelled_at_the_bound_is_retried_not_failed(
     job = ClearJob(settings(database_url, janitor_max_lock_ms=10))
     run = await janitor.run_job(job, ClearOptions(batch_size=100), hook=quiet_after_the_park)
     assert (run.status, run.error) == ("completed", None)
-    assert (run.succeeded, run.failed, (await counts(db))["PENDING"]) == (200, 0, 0)
+    assert (run.succeeded, run.failed, (await counts(db))["PENDING"]) == (20, 0, 0)
     assert run.retries == 1
     assert not [m for m in run.messages if m.startswith("Batch of 1 ids cancelled")]  # parked, never "shrunk"
     assert [p["span"] for p in run.payloads if p["kind"] == "batch"][:4] == [100, 25, 6, 1]
