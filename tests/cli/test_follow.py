@@ -91,7 +91,7 @@ def test_wait_with_json_prints_the_final_job_only(ferry: Ferry) -> None:
     printed = only_json(result.stdout)
     assert printed["job_id"] == job_id
     assert printed["status"] == "completed"
-    assert printed["job"]["result"]["deleted"] == 5432
+    assert printed["result"]["deleted"] == 5432
 
 
 def test_watch_follows_an_existing_job(ferry: Ferry, infra: Infra) -> None:
@@ -195,3 +195,19 @@ def test_wait_says_it_is_waiting_for_the_job_it_just_published(ferry: Ferry) -> 
     result = ferry("telemetry-janitor", "clear", "--force", "--wait", "--job-id", job_id, status=status)
     assert result.exit_code == 0, result.output
     assert f"Waiting for job {job_id}, just published, to be taken by telemetry-janitor" in result.stderr
+
+
+def test_watch_json_wait_json_and_job_json_print_one_shape(ferry: Ferry) -> None:
+    job_id = str(uuid4())
+    done = job("completed", total=5432, processed=5432, progress=100.0, result={"found": 5432, "deleted": 5432})
+
+    def status() -> FakeStatus:
+        return FakeStatus(lambda _id, _call: done)
+
+    shown = ferry("job", job_id, "--json", status=status())
+    watched = ferry("watch", job_id, "--json", status=status())
+    waited = ferry("telemetry-janitor", "clear", "--force", "--wait", "--json", "--job-id", job_id, status=status())
+    assert (shown.exit_code, watched.exit_code, waited.exit_code) == (0, 0, 0), watched.output
+    assert only_json(watched.stdout) == only_json(waited.stdout) == only_json(shown.stdout)
+    assert only_json(shown.stdout)["job_id"] == job_id
+    assert only_json(shown.stdout)["result"]["deleted"] == 5432

@@ -29,7 +29,6 @@ def test_clear_error_force_wait_deletes_exactly_the_error_rows(stack: Stack) -> 
     shown = stack.ferry("job", job_id, "--json")
     assert shown.returncode == 0, shown.stderr
     job = json.loads(shown.stdout)
-    job = job.get("job", job)
     assert job["status"] == "completed"
     assert (job["total"], job["processed"], job["succeeded"], job["failed"]) == (before["ERROR"],) * 3 + (0,)
     assert job["result"]["deleted"] == before["ERROR"]
@@ -44,7 +43,7 @@ def test_dry_run_deletes_nothing_and_reports_the_count(stack: Stack) -> None:
     result = stack.ferry("telemetry-janitor", "clear", "--status", "ALL", "--dry-run", "--show-summary",
                          "--wait", "--json")
     assert result.returncode == 0, result.stderr
-    job = final_json(result)["job"]
+    job = final_json(result)
     assert job["result"]["found"] == sum(before.values())
     assert job["result"]["status_summary"] == {s: n for s, n in before.items() if n}
     assert stack.counts() == before
@@ -58,7 +57,7 @@ def test_each_status_clears_only_its_rows(stack: Stack, status: str) -> None:
     expected = dict.fromkeys(STATUSES, 0) if status == "ALL" else {**before, status: 0}
     assert stack.counts() == expected
     deleted = sum(before.values()) if status == "ALL" else before[status]
-    assert final_json(result)["job"]["succeeded"] == deleted
+    assert final_json(result)["succeeded"] == deleted
 
 
 def test_the_prompt_no_keeps_the_rows_and_yes_deletes_them(stack: Stack) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 from uuid import UUID
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -138,6 +137,6 @@ def report_end(output: Output, job: Job) -> None:
         output.say(line)
 
 
-def final_json(job: Job) -> dict[str, Any]:
-    """What `--json --wait` prints about the finished job."""
-    return {"job_id": str(job.get("job_id")), "status": job.get("status"), "job": job}
+def final_json(job: Job) -> Job:
+    """What `--json --wait` and `ferry watch --json` print: the finished job, as `ferry job --json` prints it."""
+    return job
