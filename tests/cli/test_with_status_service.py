@@ -222,3 +222,53 @@ def test_the_prompt_at_a_real_terminal_confirms_the_counted_rows(infra: Infra, s
     real = Command[ClearOptions].model_validate_json(message.body)
     assert f"Published job {real.job_id} (telemetry-janitor.clear)" in out
     assert real.options == ClearOptions(status="ERROR", batch_size=50, up_to_id=4242)
+
+
+def test_a_unique_prefix_names_a_job_and_jobs_shows_one_line_each(infra: Infra, status_url: str) -> None:
+    first, second = UUID("abcd1234-0000-4000-8000-000000000001"), UUID("abcd5678-0000-4000-8000-000000000002")
+    long_message = "Deleted 3/3 records " + "and then a great deal more was said about them " * 4
+    events = [*events_of(first), *events_of(second)]
+    events[3] = events[3].model_copy(update={"message": long_message})
+    asyncio.run(_publish(infra.amqp_url, events))
+    deadline = time.monotonic() + 30
+    while any(httpx.get(f"{status_url}/jobs/{j}").json().get("status") != "completed" for j in (first, second)):
+        assert time.monotonic() < deadline, "the status service never recorded both jobs"
+        time.sleep(0.2)
+
+    def run(*args: str) -> tuple[int, str, str]:
+        process = ferry(infra, status_url, *args)
+        out, err = process.communicate(timeout=60)
+        return process.returncode, out, err
+
+    code, out, err = run("job", "abcd1", "--json")
+    assert code == 0, err
+    assert json.loads(out)["job_id"] == str(first)
+    code, out, err = run("watch", "ABCD5")
+    assert code == 0, err
+    assert f"Job {second} completed" in out
+    code, _, err = run("cancel", "abcd1")
+    assert code == 1
+    assert f"job {first} already ended: completed" in err
+
+    code, _, err = run("job", "abcd")
+    assert code == 1
+    assert "ambiguous" in err
+    assert str(first) in err
+    assert str(second) in err
+    code, _, err = run("job", "ffff")
+    assert code == 1
+    assert "no job whose id starts with 'ffff'" in err
+    code, _, err = run("job", "ab")
+    assert code == 2
+    assert "at least 4" in err
+
+    process = subprocess.Popen(
+        [str(BIN / "ferry"), "jobs"], env=infra.env(FERRY_STATUS_URL=status_url, COLUMNS="150"),
+        text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+    )
+    out, err = process.communicate(timeout=60)
+    assert process.returncode == 0, err
+    [row] = [line for line in out.splitlines() if str(first) in line]
+    assert "Deleted 3/3 records and then" in row
+    assert "…" in row
+    assert not any("said about them" in line for line in out.splitlines() if str(first) not in line)

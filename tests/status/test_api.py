@@ -173,6 +173,14 @@ async def test_listing_filters_paginates_and_counts(status: Status, events: Even
     assert (await status.client.get("/jobs", params={"status": "sleeping"})).status_code == 422
     assert (await status.client.get("/jobs", params={"limit": 0})).status_code == 422
 
+    # A short id, as `ferry job <prefix>` gives it: the jobs whose id starts so (any case).
+    one = created[4]
+    prefixed = (await status.client.get("/jobs", params={"id_prefix": str(one)[:8].upper()})).json()
+    assert one in [UUID(j["job_id"]) for j in prefixed["items"]]
+    assert all(j["job_id"].startswith(str(one)[:8]) for j in prefixed["items"])
+    assert prefixed["total"] == len(prefixed["items"])
+    assert (await status.client.get("/jobs", params={"id_prefix": "zz'%"})).status_code == 422
+
     stats = (await status.client.get("/stats")).json()
     assert stats == {
         "by_status": {"completed": 4, "failed": 2, "running": 2},

@@ -168,8 +168,14 @@ def _routes() -> Any:
         job_status: Annotated[JobStatus | None, Query(alias="status", description="Only jobs in this status.")] = None,
         limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
         offset: Annotated[int, Query(ge=0, le=PG_BIGINT_MAX, description="Jobs to skip.")] = 0,
+        id_prefix: Annotated[str | None, Query(
+            pattern=r"^[0-9a-fA-F-]{1,36}$",
+            description="Only jobs whose id starts with this (as `ferry job <prefix>` resolves a short id).",
+        )] = None,
     ) -> JobPage:
-        rows, total = await store.list_jobs(res.pool, service=service, status=job_status, limit=limit, offset=offset)
+        rows, total = await store.list_jobs(
+            res.pool, service=service, status=job_status, limit=limit, offset=offset, id_prefix=id_prefix
+        )
         return JobPage(items=[Job.from_row(r) for r in rows], total=total, limit=limit, offset=offset)
 
     @router.get("/jobs/{job_id}", response_model=Job, summary="One job", responses={404: {"description": "Unknown"}})

@@ -227,16 +227,22 @@ async def get_job(conn: Executor, job_id: UUID) -> asyncpg.Record | None:
 
 
 async def list_jobs(
-    conn: Executor, *, service: str | None, status: JobStatus | None, limit: int, offset: int
+    conn: Executor, *, service: str | None, status: JobStatus | None, limit: int, offset: int,
+    id_prefix: str | None = None,
 ) -> tuple[list[asyncpg.Record], int]:
-    """One page of jobs, newest first, and how many match in all."""
-    where = "WHERE ($1::text IS NULL OR service = $1) AND ($2::text IS NULL OR status = $2)"
+    """One page of jobs, newest first, and how many match in all (`id_prefix`: ids starting so)."""
+    where = (
+        "WHERE ($1::text IS NULL OR service = $1) AND ($2::text IS NULL OR status = $2)"
+        " AND ($5::text IS NULL OR job_id::text LIKE $5 || '%')"
+    )
+    prefix = id_prefix.lower() if id_prefix else None
     args = (service, status.value if status else None)
     rows = await conn.fetch(
         f"SELECT * FROM {JOBS} {where} ORDER BY created_at DESC, job_id DESC LIMIT $3 OFFSET $4",
-        *args, limit, offset,
+        *args, limit, offset, prefix,
     )
-    total = await conn.fetchval(f"SELECT count(*) FROM {JOBS} {where}", *args)
+    count_where = where.replace("$5", "$3")
+    total = await conn.fetchval(f"SELECT count(*) FROM {JOBS} {count_where}", *args, prefix)
     return list(rows), int(total or 0)
 
 

@@ -10,16 +10,29 @@ import typer
 from ferry.cli.context import Deps, Output, guard, requested_by
 from ferry.cli.errors import JobEnded, JobNotFound
 from ferry.cli.follow import not_found
+from ferry.cli.job_ids import check_prefix, full_id, resolve
 from ferry.cli.publish import publish
 from ferry.cli.render import job_card, jobs_table
 from ferry.cli.submit import finish, wait_for
 from ferry.contracts import CANCEL, FINISHED_STATUSES, CancelCommand, JobStatus, services
 
 StatusFilter = typer.Option("--status", help="Only jobs with this status.", case_sensitive=False)
+JobIdArg = Annotated[
+    str,
+    typer.Argument(metavar="JOB_ID", callback=check_prefix, help="The job's id, or enough of its start to name one."),
+]
 
 
 def register(app: typer.Typer, deps: Deps) -> None:
     """Add the job commands to `app`."""
+
+    def _resolved(job_ref: str) -> UUID:
+        """A whole id as given (the job may not have reached the status service yet), else its lookup."""
+        whole = full_id(job_ref)
+        if whole is not None:
+            return whole
+        with deps.status_client(deps.load_settings()) as client:
+            return resolve(client, job_ref)
 
     @app.command("jobs")
     @guard
@@ -41,12 +54,13 @@ def register(app: typer.Typer, deps: Deps) -> None:
     @app.command("job")
     @guard
     def show_job(
-        job_id: Annotated[UUID, typer.Argument(help="The job's id.")],
+        job_ref: JobIdArg,
         json_output: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
     ) -> None:
         """One job: status, progress, counters, timings, duration, error and result."""
         output = Output(json_mode=json_output)
         with deps.status_client(deps.load_settings()) as client:
+            job_id = resolve(client, job_ref)
             job = client.job(job_id)
         if job is None:
             raise not_found(job_id)
@@ -58,11 +72,12 @@ def register(app: typer.Typer, deps: Deps) -> None:
     @app.command("watch")
     @guard
     def watch(
-        job_id: Annotated[UUID, typer.Argument(help="The job's id.")],
+        job_ref: JobIdArg,
         json_output: Annotated[bool, typer.Option("--json", help="Print only the finished job as JSON.")] = False,
     ) -> None:
         """Follow a job live until it finishes; exit 1 unless it completes."""
         output = Output(json_mode=json_output)
+        job_id = _resolved(job_ref)
         job = wait_for(
             deps, output, deps.load_settings(), job_id, label=f"job {job_id}", give_up_after_s=deps.unknown_job_grace_s
         )
@@ -71,7 +86,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
     @app.command("cancel")
     @guard
     def cancel(
-        job_id: Annotated[UUID, typer.Argument(help="The job's id.")],
+        job_ref: JobIdArg,
         service: Annotated[
             str | None,
             typer.Option("--service", help="The job's service (otherwise looked up in the status service)."),
@@ -84,6 +99,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
             allowed = ", ".join(repr(s) for s in services())
             raise typer.BadParameter(f"{service!r} is not one of {allowed}.", param_hint="'--service'")
         settings = deps.load_settings()
+        job_id = _resolved(job_ref)
         if service is None:
             with deps.status_client(settings) as client:
                 job = client.job(job_id)

@@ -110,7 +110,8 @@ def jobs_table(console: Console, page: dict[str, Any]) -> None:
     table.add_column("Progress", justify="right")
     table.add_column("Created", no_wrap=True)
     table.add_column("Duration", justify="right")
-    table.add_column("Message", overflow="ellipsis", max_width=60)
+    # One line a job: a long message is cut with an ellipsis (`ferry job` shows it whole).
+    table.add_column("Message", overflow="ellipsis", no_wrap=True, max_width=60)
     for job in items:
         pct = job.get("progress")
         table.add_row(
@@ -121,6 +122,6 @@ def jobs_table(console: Console, page: dict[str, Any]) -> None:
             f"{pct:.1f}%" if isinstance(pct, int | float) else count(job.get("processed")),
             when(job.get("created_at")),
             duration(job.get("duration_s")),
-            Text(str(job.get("message") or "")),
+            Text(" ".join(str(job.get("message") or "").split()), no_wrap=True, overflow="ellipsis"),
         )
     console.print(table)

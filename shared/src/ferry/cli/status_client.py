@@ -73,10 +73,13 @@ class StatusClient:
         return items
 
     def jobs(
-        self, *, service: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0
+        self, *, service: str | None = None, status: str | None = None, limit: int = 50, offset: int = 0,
+        id_prefix: str | None = None,
     ) -> dict[str, Any]:
         """A page of recent jobs, newest first: `{"items": [...], "total": n, ...}`."""
         params: dict[str, Any] = {"limit": limit, "offset": offset}
+        if id_prefix:
+            params["id_prefix"] = id_prefix
         if service:
             params["service"] = service
         if status:
