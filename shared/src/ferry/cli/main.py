@@ -8,8 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
+from typing import Any
 
 import typer
+from typer.core import TyperGroup
 
 from ferry.cli import asset_sync, content_fetch, janitor, jobs, peloton_sync, schedules, seeder, users
 from ferry.cli.context import Deps
@@ -23,6 +25,30 @@ SERVICE_MODULES: tuple[Callable[[typer.Typer, Deps], None], ...] = (
     content_fetch.register,
 )
 """Each service's `register`: adds `ferry <service> <command> ...`."""
+
+
+class WholeHelpGroup(TyperGroup):
+    """A command group whose --help lists each command's whole first paragraph, wrapped, not cut at "..."."""
+
+    def format_commands(self, ctx: Any, formatter: Any) -> None:  # typer's own (vendored) click types
+        rows = []
+        for name in self.list_commands(ctx):
+            command = self.get_command(ctx, name)
+            if command is None or command.hidden:
+                continue
+            text = command.short_help or (command.help or "").split("\n\n")[0]
+            rows.append((name, " ".join(text.split())))
+        if rows:
+            with formatter.section("Commands"):
+                formatter.write_dl(rows)
+
+
+def _whole_help(app: typer.Typer) -> None:
+    """Give `app` and every group under it the uncut command list."""
+    app.info.cls = WholeHelpGroup
+    for group in app.registered_groups:
+        if group.typer_instance is not None:
+            _whole_help(group.typer_instance)
 
 
 def create_app(deps: Deps | None = None) -> typer.Typer:
@@ -51,6 +77,7 @@ def create_app(deps: Deps | None = None) -> typer.Typer:
     users.register(app, deps)
     for register in SERVICE_MODULES:
         register(app, deps)
+    _whole_help(app)
     return app
 
 
