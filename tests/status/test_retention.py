@@ -29,8 +29,19 @@ async def counts(res: Resources, job_id: UUID) -> tuple[int, bool]:
     return int(events), await store.get_job(res.pool, job_id) is not None
 
 
+async def startup_pass_done(res: Resources) -> datetime:
+    """When the app's own start-up pass (a task the lifespan started) has run: its next run, a day on.
+    Waited for rather than raced: run late, under load, it would delete this test's old jobs."""
+    async def moved_on() -> datetime | None:
+        at: datetime = await res.pool.fetchval(f"SELECT next_run FROM {retention.MAINTENANCE} WHERE name = 'retention'")
+        return at if at > datetime.now(UTC) + timedelta(hours=23) else None
+
+    return await eventually(moved_on, what="the start-up retention pass")
+
+
 async def test_retention_deletes_only_old_finished_jobs_in_batches(status: Status) -> None:
     res: Resources = status.app.state.resources
+    await startup_pass_done(res)
     old = await seed_job(res, age_days=120, events=25)
     older_summary = await seed_job(res, age_days=200, events=5)
     recent = await seed_job(res, age_days=10, events=5)
@@ -52,12 +63,7 @@ async def test_the_daily_pass_is_claimed_by_one_replica_a_day(status: Status) ->
     res: Resources = status.app.state.resources
     # The app's own start-up pass already ran today and set the next run; read it rather than work it
     # out from a clock taken at import time (a long test run starts this test many minutes later).
-    # (Its first pass runs in a task the lifespan started: wait for it rather than race it.)
-    async def moved_on() -> datetime | None:
-        at: datetime = await res.pool.fetchval(f"SELECT next_run FROM {retention.MAINTENANCE} WHERE name = 'retention'")
-        return at if at > datetime.now(UTC) + timedelta(hours=23) else None
-
-    next_run = await eventually(moved_on, what="the start-up retention pass")
+    next_run = await startup_pass_done(res)
     due = next_run + timedelta(minutes=5)
     claims = [await retention.claim_daily(res.pool, "retention", due) for _ in range(3)]
     assert claims == [True, False, False]
