@@ -11,17 +11,16 @@ a bad row imports nothing, and every bad row is reported with its line number.
 
 from __future__ import annotations
 
-import importlib
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from ferry.cli.context import Deps, Output, guard
+from ferry.cli.context import Deps, Output, guard, service_package
 from ferry.cli.errors import Refused
 from ferry.cli.flags import in_range, metavar, one_of
 from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
-from ferry.cli.submit import bounds, build_options, submit
+from ferry.cli.submit import bounds, build_options, print_report, submit
 from ferry.contracts.asset_sync import AssetStatus, AssetType, PullAndCleanOptions, check_lang
 
 SERVICE = "asset-sync"
@@ -46,23 +45,9 @@ def _lang(value: str | None) -> str | None:
         raise typer.BadParameter(str(exc)) from None
 
 
-def print_report(output: Output, result: dict[str, Any]) -> None:
-    """The seed's closing lines (assets found, what happened to them, total time)."""
-    report = result.get("report")
-    if isinstance(report, list):
-        for line in report:
-            output.say(str(line))
-
-
 def _admin() -> Any:
     """The service's admin module (only where ferry-asset-sync is installed)."""
-    try:
-        return importlib.import_module("ferry_asset_sync.admin")
-    except ImportError:
-        raise Refused(
-            "assets are kept by the asset-sync service: run this where ferry-asset-sync is installed "
-            "(its image: `docker compose exec asset-sync ferry asset-sync ...`, or the uv workspace)"
-        ) from None
+    return service_package("ferry_asset_sync.admin", service=SERVICE, what="assets")
 
 
 def register(app: typer.Typer, deps: Deps) -> None:

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import functools
 import getpass
+import importlib
 import json
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from types import ModuleType
 from typing import Any, ParamSpec, TypeVar
 
 import httpx
@@ -49,16 +51,39 @@ class Deps:
 
     def load_settings(self) -> FerrySettings:
         """The FERRY_* settings, or a one-line error naming the bad variable (values not shown)."""
-        try:
-            return self.settings()
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"FERRY_{str(err['loc'][0]).upper() if err['loc'] else '?'}: {err['msg']}" for err in exc.errors()
-            )
-            raise Refused(f"invalid settings: {problems}") from None
+        return load_settings(self.settings)
 
     def status_client(self, settings: FerrySettings) -> StatusClient:
         return StatusClient(settings.status_url, transport=self.status_transport)
+
+
+SettingsT = TypeVar("SettingsT")
+
+
+def load_settings(model: Callable[[], SettingsT]) -> SettingsT:
+    """`model()` (a settings class), or `Refused` naming each bad FERRY_* variable (values not shown)."""
+    try:
+        return model()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"FERRY_{str(err['loc'][0]).upper() if err['loc'] else '?'}: {err['msg']}" for err in exc.errors()
+        )
+        raise Refused(f"invalid settings: {problems}") from None
+
+
+def service_package(module: str, *, service: str, what: str) -> ModuleType:
+    """`module` of a service's own package, for commands that work on its tables directly.
+
+    Only where that service is installed (its image, the uv workspace); elsewhere `Refused`, saying
+    where to run the command. `what` names what the command works on ("assets", "dashboard logins").
+    """
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        raise Refused(
+            f"{what} are kept by the {service} service: run this where ferry-{service} is installed "
+            f"(its image: `docker compose exec {service} ferry ...`, or the uv workspace)"
+        ) from None
 
 
 def requested_by() -> str:

@@ -11,17 +11,16 @@ leave this process. They never go over the broker or to the status service.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from typing import Annotated, Any
 
 import typer
 
-from ferry.cli.context import Deps, Output, guard
+from ferry.cli.context import Deps, Output, guard, load_settings, service_package
 from ferry.cli.errors import Refused
 from ferry.cli.flags import in_range
 from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
-from ferry.cli.submit import bounds, build_options, submit
+from ferry.cli.submit import bounds, build_options, print_report, submit
 from ferry.contracts.peloton_sync import DEFAULT_DISCIPLINES, SyncClassLibraryOptions
 
 SERVICE = "peloton-sync"
@@ -46,35 +45,15 @@ def _optional_range(low: Any, high: Any) -> Any:
     return optional
 
 
-def print_report(output: Output, result: dict[str, Any]) -> None:
-    """The seed's report (connection, window, per-discipline lines and summaries, FINAL SUMMARY)."""
-    report = result.get("report")
-    if isinstance(report, list):
-        for line in report:
-            output.say(str(line))
-
-
 def _service() -> Any:
-    """The service's admin module (only where ferry-peloton-sync is installed)."""
-    try:
-        admin = importlib.import_module("ferry_peloton_sync.admin")
-        settings = importlib.import_module("ferry_peloton_sync.settings")
-    except ImportError:
-        raise Refused(
-            "connections are kept by the peloton-sync service: run this where ferry-peloton-sync is installed "
-            "(its image: `docker compose exec peloton-sync ferry peloton-sync ...`, or the uv workspace)"
-        ) from None
-    return admin, settings
+    """The service's admin and settings modules (only where ferry-peloton-sync is installed)."""
+    what = "Peloton connections"
+    admin = service_package("ferry_peloton_sync.admin", service=SERVICE, what=what)
+    return admin, service_package("ferry_peloton_sync.settings", service=SERVICE, what=what)
 
 
 def _load(deps: Deps, settings_model: Any) -> Any:
-    from pydantic import ValidationError
-
-    try:
-        return settings_model()
-    except ValidationError as exc:
-        names = ", ".join(f"FERRY_{str(e['loc'][0]).upper()}" for e in exc.errors() if e["loc"])
-        raise Refused(f"invalid settings: {names}") from None
+    return load_settings(settings_model)
 
 
 def _read_secret(deps: Deps, prompt: str) -> str:

@@ -12,8 +12,7 @@ from typing import Annotated, Any
 
 import typer
 
-from ferry.cli.context import Deps, Output, guard
-from ferry.cli.errors import Refused
+from ferry.cli.context import Deps, Output, guard, load_settings
 from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
 from ferry.cli.submit import build_options, submit
 from ferry.contracts import SeedOptions
@@ -29,13 +28,7 @@ def check_project(project: str | None) -> None:
         seeder_settings: Any = importlib.import_module("ferry_gh_seeder.settings")
     except ImportError:
         return  # the CLI alone cannot know the worker's presets; the seeder refuses an unknown one
-    from pydantic import ValidationError
-
-    try:
-        projects: dict[str, list[str]] = seeder_settings.SeederSettings().gh_seeder_projects
-    except ValidationError as exc:
-        names = ", ".join(f"FERRY_{str(e['loc'][0]).upper()}" for e in exc.errors() if e["loc"])
-        raise Refused(f"invalid settings: {names}") from None
+    projects: dict[str, list[str]] = load_settings(seeder_settings.SeederSettings).gh_seeder_projects
     if project in projects or project.lower() in projects:  # the seeder's own lookup
         return
     known = ", ".join(sorted(projects)) or "(none configured)"

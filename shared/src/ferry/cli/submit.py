@@ -50,6 +50,14 @@ def build_options(model: type[OptionsT], **values: Any) -> OptionsT:
         raise typer.BadParameter(f"{given!r}: {first['msg']}", param_hint=f"'{flag(field)}'") from None
 
 
+def print_report(output: Output, result: dict[str, Any]) -> None:
+    """A job's closing report, when its result carries one (`report`: a list of lines, as the old command printed)."""
+    report = result.get("report")
+    if isinstance(report, list):
+        for line in report:
+            output.say(str(line))
+
+
 def submit(
     deps: Deps,
     output: Output,

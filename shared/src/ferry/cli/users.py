@@ -14,19 +14,12 @@ from typing import Annotated
 
 import typer
 
-from ferry.cli.context import Deps, Output, guard
+from ferry.cli.context import Deps, Output, guard, service_package
 from ferry.cli.errors import Refused
 
 
 def _users_module() -> ModuleType:
-    try:
-        from ferry_status.dashboard import users
-    except ImportError:
-        raise Refused(
-            "ferry users needs the status service's package: run it where ferry-status is installed "
-            "(e.g. `docker compose exec status ferry users add NAME`)"
-        ) from None
-    return users
+    return service_package("ferry_status.dashboard.users", service="status", what="dashboard logins")
 
 
 def _read_password(deps: Deps, name: str) -> str:
