@@ -3,20 +3,14 @@ process (the fake Open Trivia DB and feeds), the real rate-limiter service, and 
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import aio_pika
-import asyncpg
 import httpx
-import uvicorn
 
-from ferry import topology
-from ferry.contracts import Command
 from ferry.contracts.content_fetch import FetchOptions
 from ferry.ratelimit import LimitRule
 from ferry.service import create_app as create_service_app
@@ -27,7 +21,9 @@ from ferry_rate_limiter.settings import RateLimiterSettings
 from ferry_sandbox.content import ContentState, create_content_app
 from ferry_sandbox.content_config import ContentConfig
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra, free_port
+from tests.support.asgi import serve_asgi
+from tests.support.infra import Infra
+from tests.support.messages import send_command
 
 FINAL = {"completed", "failed", "cancelled", "rejected"}
 
@@ -62,19 +58,8 @@ class Box:
 @asynccontextmanager
 async def serve_content(config: ContentConfig | None = None) -> AsyncIterator[Box]:
     app = create_content_app(config)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None,
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield Box(f"http://127.0.0.1:{port}", app.state.content)
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_asgi(app) as url:
+        yield Box(url, app.state.content)
 
 
 def trivia_source(box: Box, name: str, site: str = "opentdb", **options: Any) -> dict[str, Any]:
@@ -109,21 +94,7 @@ async def stack(infra: Infra, sources: list[dict[str, Any]], **settings: Any) ->
 
 
 async def start(tap: EventTap, job_id: UUID | None = None, **options: Any) -> UUID:
-    envelope = Command[FetchOptions](job_id=job_id or uuid4(), requested_by="test", options=FetchOptions(**options))
-    exchange = await tap.channel.get_exchange(topology.COMMANDS.name)
-    await exchange.publish(
-        aio_pika.Message(envelope.model_dump_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-        routing_key="content-fetch.fetch",
-    )
-    return envelope.job_id
-
-
-async def query(infra: Infra, sql: str, *args: Any) -> list[asyncpg.Record]:
-    conn = await asyncpg.connect(infra.database_url)
-    try:
-        return await conn.fetch(sql, *args)
-    finally:
-        await conn.close()
+    return await send_command(tap.channel, "content-fetch.fetch", FetchOptions(**options), job_id)
 
 
 def by_source(result: dict[str, Any]) -> dict[str, dict[str, Any]]:

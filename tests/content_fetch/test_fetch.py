@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from tests.content_fetch.harness import FINAL, by_source, feed_source, query, serve_content, stack, start, trivia_source
+from tests.content_fetch.harness import FINAL, by_source, feed_source, serve_content, stack, start, trivia_source
 from tests.runtime.harness import EventTap
 from tests.status.conftest import job_when, running_status
-from tests.support.infra import Infra
+from tests.support.infra import Infra, query
 
 
 async def test_both_stores_mcqs_and_headlines_and_a_rerun_adds_nothing(infra: Infra) -> None:

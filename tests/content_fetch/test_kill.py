@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.content_fetch.harness import FINAL, by_source, feed_source, query, rate_limiter, serve_content, start
+from tests.content_fetch.harness import FINAL, by_source, feed_source, rate_limiter, serve_content, start
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra, free_port
+from tests.support.infra import Infra, free_port, query
 from tests.support.processes import ServiceProcess
 
 FEEDS = [f"f{n:02d}" for n in range(12)]

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from ferry_sandbox.content_data import CATEGORIES
-from tests.content_fetch.harness import FINAL, Box, by_source, query, serve_content, stack, start, trivia_source
+from tests.content_fetch.harness import FINAL, Box, by_source, serve_content, stack, start, trivia_source
 from tests.runtime.harness import EventTap
-from tests.support.infra import Infra
+from tests.support.infra import Infra, query
 
 FAST = {"min_interval_s": 0}
 """A source option: no pacing of its own (the site's limit, when a test sets one, is what answers)."""
