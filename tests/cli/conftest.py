@@ -91,10 +91,17 @@ class FakeStatus:
     calls: dict[str, int] = field(default_factory=dict)
     requests: list[str] = field(default_factory=list)
     served: dict[str, dict[str, Any] | None] = field(default_factory=dict)
+    listing: list[dict[str, Any]] = field(default_factory=list)
+    """What `GET /jobs` answers (newest first), filtered by `id_prefix` as the real service does."""
 
     def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(f"{request.method} {request.url.path}?{request.url.query.decode()}")
         parts = request.url.path.strip("/").split("/")
+        if parts == ["jobs"]:
+            prefix = request.url.params.get("id_prefix", "").lower()
+            items = [j for j in self.listing if str(j["job_id"]).startswith(prefix)]
+            limit = int(request.url.params.get("limit", "50"))
+            return httpx.Response(200, json={"items": items[:limit], "total": len(items), "limit": limit, "offset": 0})
         if parts[0] != "jobs" or len(parts) < 2:
             return httpx.Response(404, json={"detail": "not found"})
         job_id = parts[1]

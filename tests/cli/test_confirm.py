@@ -114,3 +114,27 @@ def test_json_mode_keeps_stdout_machine_readable(ferry: Ferry, infra: Infra) -> 
     assert printed["options"]["up_to_id"] == 5
     assert QUESTION in result.stderr
     assert [str(c.job_id) for c in commands(infra)][1] == printed["job_id"]
+
+
+def test_the_counting_job_is_marked_and_ferry_jobs_hides_it_unless_all(ferry: Ferry, infra: Infra) -> None:
+    ferry("telemetry-janitor", "clear", input="no\n", terminal=True, status=counted(1234, up_to_id=7))
+    [counting] = commands(infra)
+    assert counting.requested_by.endswith(" (count for a confirmation prompt)")
+
+    dry = {"found": 1234, "deleted": 0, "dry_run": True}
+    rows = [
+        {**job("completed", total=1234, processed=0, progress=0.0, result=dry), "job_id": str(counting.job_id),
+         "requested_by": counting.requested_by, "options": {"dry_run": True}},
+        {**job("completed", total=99, processed=0, progress=0.0, result={**dry, "found": 99}),
+         "job_id": "abcd0000-0000-4000-8000-000000000001", "requested_by": "cli:me", "options": {"dry_run": True}},
+    ]
+    listing = FakeStatus(lambda _id, _call: None, listing=rows)
+    shown = ferry("jobs", status=listing, env={"COLUMNS": "200"})
+    assert shown.exit_code == 0, shown.output
+    assert str(counting.job_id) not in shown.stdout
+    assert "1 confirmation prompts' counting jobs hidden; --all shows them" in shown.stdout
+    assert "dry run: 99 found" in shown.stdout
+    assert "0.0%" not in shown.stdout
+    every = ferry("jobs", "--all", status=listing, env={"COLUMNS": "200"})
+    assert str(counting.job_id) in every.stdout
+    assert "dry run: 1,234 found" in every.stdout

@@ -86,12 +86,21 @@ def service_package(module: str, *, service: str, what: str) -> ModuleType:
         ) from None
 
 
-def requested_by() -> str:
-    """`cli:<user>`: who published a command, for the job's record."""
+PROMPT_COUNT = " (count for a confirmation prompt)"
+"""Marks a job the confirmation prompt published to count rows: `ferry jobs` hides it unless --all."""
+
+
+def requested_by(*, prompt_count: bool = False) -> str:
+    """`cli:<user>`: who published a command, for the job's record (marked for a prompt's count)."""
     try:
-        return f"cli:{getpass.getuser()}"[:200]
+        who = f"cli:{getpass.getuser()}"
     except (KeyError, OSError):
-        return "cli"
+        who = "cli"
+    return (who[: 200 - len(PROMPT_COUNT)] + PROMPT_COUNT) if prompt_count else who[:200]
+
+
+def is_prompt_count(job: dict[str, Any]) -> bool:
+    return str(job.get("requested_by") or "").endswith(PROMPT_COUNT)
 
 
 @dataclass

@@ -20,7 +20,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn
 
 from ferry.cli.context import Output
 from ferry.cli.errors import Interrupted, JobNotFound
-from ferry.cli.render import duration
+from ferry.cli.render import dry_run_found, duration
 from ferry.cli.status_client import Job, StatusClient
 from ferry.contracts import FINISHED_STATUSES, JobStatus
 
@@ -131,6 +131,9 @@ def report_end(output: Output, job: Job) -> None:
     status = job.get("status")
     took = duration(job.get("duration_s"))
     line = f"Job {job.get('job_id')} {status} in {took}"
+    dry = dry_run_found(job)
+    if dry and status == JobStatus.COMPLETED.value:
+        line += f" ({dry}; nothing changed)"
     if status != JobStatus.COMPLETED.value:
         output.warn(f"{line}: {job.get('error') or job.get('message') or 'no reason given'}")
     else:

@@ -74,7 +74,7 @@ def confirm_and_clear(
     status = options.status.value
     counting: Command[ClearOptions] = Command(
         job_id=uuid4(),
-        requested_by=requested_by(),
+        requested_by=requested_by(prompt_count=True),
         options=ClearOptions.model_validate({**options.model_dump(), "dry_run": True}),
     )
     publish(settings.amqp_url, SERVICE, "clear", counting)

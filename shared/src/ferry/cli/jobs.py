@@ -7,7 +7,7 @@ from uuid import UUID
 
 import typer
 
-from ferry.cli.context import Deps, Output, guard, requested_by
+from ferry.cli.context import Deps, Output, guard, is_prompt_count, requested_by
 from ferry.cli.errors import JobEnded, JobNotFound
 from ferry.cli.follow import not_found
 from ferry.cli.job_ids import check_prefix, full_id, resolve
@@ -41,11 +41,17 @@ def register(app: typer.Typer, deps: Deps) -> None:
         status: Annotated[JobStatus | None, StatusFilter] = None,
         limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="How many jobs to show.")] = 50,
         json_output: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+        show_all: Annotated[
+            bool, typer.Option("--all", help="Also the dry-run jobs confirmation prompts published to count rows.")
+        ] = False,
     ) -> None:
         """Recent jobs, newest first."""
         output = Output(json_mode=json_output)
         with deps.status_client(deps.load_settings()) as client:
             page = client.jobs(service=service, status=status.value if status else None, limit=limit)
+        if not show_all:
+            shown = [j for j in page.get("items", []) if not is_prompt_count(j)]
+            page = {**page, "items": shown, "hidden": len(page.get("items", [])) - len(shown)}
         if json_output:
             output.emit_json(page)
         else:

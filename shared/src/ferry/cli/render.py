@@ -61,6 +61,16 @@ def progress(job: dict[str, Any]) -> str:
     return f"{shown} ({count(processed)} / {count(total)})"
 
 
+def dry_run_found(job: dict[str, Any]) -> str | None:
+    """'dry run: 1,234 found' for a dry run (whose 0% processed is by design), else None."""
+    raw = job.get("result")
+    result: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    if not ((job.get("options") or {}).get("dry_run") or result.get("dry_run")):
+        return None
+    found = result.get("found", job.get("total"))
+    return "dry run" if found is None else f"dry run: {count(found)} found"
+
+
 def status_text(status: Any) -> Text:
     return Text(str(status or "-"), style=STATUS_STYLE.get(str(status), ""))
 
@@ -77,7 +87,7 @@ def job_card(console: Console, job: dict[str, Any]) -> None:
     row("Job", str(job.get("job_id", "-")))
     row("Command", f"{job.get('service', '-')} {job.get('command', '-')}")
     row("Status", status_text(job.get("status")))
-    row("Progress", progress(job))
+    row("Progress", dry_run_found(job) or progress(job))
     row(
         "Counters",
         f"succeeded {count(job.get('succeeded'))}, failed {count(job.get('failed'))}, "
@@ -102,7 +112,10 @@ def job_card(console: Console, job: dict[str, Any]) -> None:
 def jobs_table(console: Console, page: dict[str, Any]) -> None:
     """A page of `GET /jobs` as a table, newest first."""
     items: list[dict[str, Any]] = page.get("items", [])
-    table = Table(title=f"{len(items)} of {count(page.get('total', len(items)))} jobs", title_justify="left")
+    title = f"{len(items)} of {count(page.get('total', len(items)))} jobs"
+    if page.get("hidden"):
+        title += f" ({page['hidden']} confirmation prompts' counting jobs hidden; --all shows them)"
+    table = Table(title=title, title_justify="left")
     table.add_column("Job ID", no_wrap=True)
     table.add_column("Service")
     table.add_column("Command")
@@ -119,7 +132,7 @@ def jobs_table(console: Console, page: dict[str, Any]) -> None:
             Text(str(job.get("service", "-"))),
             Text(str(job.get("command", "-"))),
             status_text(job.get("status")),
-            f"{pct:.1f}%" if isinstance(pct, int | float) else count(job.get("processed")),
+            dry_run_found(job) or (f"{pct:.1f}%" if isinstance(pct, int | float) else count(job.get("processed"))),
             when(job.get("created_at")),
             duration(job.get("duration_s")),
             Text(" ".join(str(job.get("message") or "").split()), no_wrap=True, overflow="ellipsis"),
