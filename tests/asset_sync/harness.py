@@ -6,13 +6,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import aio_pika
 import asyncpg
 
-from ferry import topology
-from ferry.contracts import Command
 from ferry.contracts.asset_sync import PullAndCleanOptions
 from ferry.db import connect
 from ferry.service import create_app as create_service_app
@@ -25,6 +22,7 @@ from ferry_sandbox.refs import demo_repos
 from tests.gh_seeder.harness import Sandbox, rate_limiter, serve_sandbox
 from tests.runtime.harness import EventTap
 from tests.support.infra import Infra, query
+from tests.support.messages import send_command
 
 ALICE = "ghp_assetAlice00000000000000000000000001"
 BOB = "ghp_assetBob000000000000000000000000002"
@@ -111,14 +109,7 @@ async def add_assets(infra: Infra, rows: list[dict[str, Any]]) -> None:
 
 
 async def start(tap: EventTap, job_id: UUID | None = None, **options: Any) -> UUID:
-    envelope = Command[PullAndCleanOptions](job_id=job_id or uuid4(), requested_by="test",
-                                            options=PullAndCleanOptions(**options))
-    exchange = await tap.channel.get_exchange(topology.COMMANDS.name)
-    await exchange.publish(
-        aio_pika.Message(envelope.model_dump_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-        routing_key="asset-sync.pull-and-clean",
-    )
-    return envelope.job_id
+    return await send_command(tap.channel, "asset-sync.pull-and-clean", PullAndCleanOptions(**options), job_id)
 
 
 async def run_job(tap: EventTap, timeout: float = 60, **options: Any) -> Any:

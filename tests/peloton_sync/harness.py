@@ -3,7 +3,6 @@ process (the fake outside world), plus helpers to run the sync's core page by pa
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -12,7 +11,6 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
-import uvicorn
 from cryptography.fernet import Fernet
 
 from ferry.db import create_pool, migrate_database, migrations_in
@@ -27,7 +25,8 @@ from ferry_peloton_sync.settings import PelotonSettings
 from ferry_peloton_sync.sync import PageDone, PageJob, sync_page
 from ferry_peloton_sync.tokens import Tokens
 from ferry_sandbox.peloton import PelotonAccount, PelotonConfig, PelotonState, create_peloton_app
-from tests.support.infra import Infra, free_port
+from tests.support.asgi import serve_asgi
+from tests.support.infra import Infra
 
 KEY = Fernet.generate_key().decode()
 DEMO_ACCESS = "plt_test_access_0000000000000001"
@@ -92,19 +91,8 @@ class Sandbox:
 @asynccontextmanager
 async def serve_sandbox(config: PelotonConfig | None = None) -> AsyncIterator[Sandbox]:
     app = create_peloton_app(config or peloton_config())
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", log_config=None,
-                                           lifespan="off"))
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
-        yield Sandbox(f"http://127.0.0.1:{port}", app.state.peloton)
-    finally:
-        server.should_exit = True
-        await task
+    async with serve_asgi(app) as url:
+        yield Sandbox(url, app.state.peloton)
 
 
 def settings(infra: Infra, sandbox: Sandbox, **extra: Any) -> PelotonSettings:

@@ -6,12 +6,8 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
-import aio_pika
-
-from ferry import topology
-from ferry.contracts import Command
 from ferry.contracts.events import JobEvent
 from ferry.contracts.peloton_sync import SyncClassLibraryOptions
 from ferry.ratelimit import LimitRule
@@ -22,6 +18,7 @@ from ferry_rate_limiter.settings import RateLimiterSettings
 from tests.peloton_sync.harness import Sandbox, settings
 from tests.runtime.harness import EventTap
 from tests.support.infra import Infra
+from tests.support.messages import send_command
 
 FINAL = {"completed", "failed", "cancelled", "rejected"}
 
@@ -51,14 +48,7 @@ async def stack(infra: Infra, sandbox: Sandbox, *, rate: float = 1000.0, **extra
 
 async def start(tap: EventTap, **options: Any) -> UUID:
     options.setdefault("delay", 0)
-    envelope = Command[SyncClassLibraryOptions](job_id=uuid4(), requested_by="test",
-                                                options=SyncClassLibraryOptions(**options))
-    exchange = await tap.channel.get_exchange(topology.COMMANDS.name)
-    await exchange.publish(
-        aio_pika.Message(envelope.model_dump_json().encode(), delivery_mode=aio_pika.DeliveryMode.PERSISTENT),
-        routing_key="peloton-sync.sync-class-library",
-    )
-    return envelope.job_id
+    return await send_command(tap.channel, "peloton-sync.sync-class-library", SyncClassLibraryOptions(**options))
 
 
 async def run_job(tap: EventTap, timeout: float = 60, **options: Any) -> JobEvent:
