@@ -211,3 +211,26 @@ def test_watch_json_wait_json_and_job_json_print_one_shape(ferry: Ferry) -> None
     assert only_json(watched.stdout) == only_json(waited.stdout) == only_json(shown.stdout)
     assert only_json(shown.stdout)["job_id"] == job_id
     assert only_json(shown.stdout)["result"]["deleted"] == 5432
+
+
+def test_heartbeats_go_on_the_bar_not_in_the_lines(ferry: Ferry) -> None:
+    job_id = str(uuid4())
+    status = scripted(job_id, "completed")
+    beat = event(job_id, 2, "progress", "step 1: waiting for the rate limiter (2s so far)", total=5432, processed=5000)
+    beat["detail"] = {"heartbeat": True}
+    status.events[job_id] = [*status.events[job_id][:2], beat, *[{**e, "seq": e["seq"] + 1}
+                                                              for e in status.events[job_id][2:]]]
+    result = ferry("watch", job_id, status=status)
+    assert result.exit_code == 0, result.output
+    assert "so far" not in result.stdout
+    assert LINES[2] in result.stdout  # the lines after the heartbeat still come
+
+
+def test_the_bar_counts_with_thousands_separators() -> None:
+    from rich.progress import Progress
+
+    from ferry.cli.follow import CountColumn
+
+    progress = Progress()
+    task = progress.add_task("x", total=10_000, completed=5_000)
+    assert CountColumn().render(progress.tasks[task]).plain == "5,000/10,000"

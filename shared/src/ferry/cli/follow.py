@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from typing import Any
 from uuid import UUID
 
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, ProgressColumn, SpinnerColumn, Task, TextColumn, TimeElapsedColumn
+from rich.text import Text
 
 from ferry.cli.context import Output
 from ferry.cli.errors import Interrupted, JobNotFound
-from ferry.cli.render import dry_run_found, duration
+from ferry.cli.render import count, dry_run_found, duration
 from ferry.cli.status_client import Job, StatusClient
 from ferry.contracts import FINISHED_STATUSES, JobStatus
 
@@ -33,6 +35,20 @@ FINISHED = frozenset(status.value for status in FINISHED_STATUSES)
 def not_found(job_id: UUID) -> JobNotFound:
     """The one "not found" of `ferry job`, `ferry watch` and `ferry cancel`."""
     return JobNotFound(f"job {job_id} not found in the status service")
+
+
+class CountColumn(ProgressColumn):
+    """'5,000/5,432': the bar's counts in the one number format of every other line (thousands with commas)."""
+
+    def render(self, task: Task) -> Text:
+        done = count(int(task.completed))
+        return Text(done if task.total is None else f"{done}/{count(int(task.total))}", style="progress.download")
+
+
+def is_heartbeat(event: dict[str, Any]) -> bool:
+    """A runtime heartbeat ('step 3: waiting for the rate limiter (12s so far)'): shown on the bar, not as a line."""
+    detail = event.get("detail")
+    return isinstance(detail, dict) and bool(detail.get("heartbeat"))
 
 
 def exit_code(job: Job) -> int:
@@ -70,11 +86,12 @@ def follow(
         waiting = f"Waiting for job {job_id} to reach the status service"
     started = clock()
     seen = told = False
+    now = ""  # the latest heartbeat: what a long step is doing
     progress = Progress(
         SpinnerColumn(),
         TextColumn("{task.description}"),
         BarColumn(),
-        MofNCompleteColumn(),
+        CountColumn(),
         TimeElapsedColumn(),
         console=output.err,
         transient=True,
@@ -101,11 +118,17 @@ def follow(
                     if show_events and _behind(job, last_seq):
                         for event in client.events(job_id, after_seq=last_seq):
                             last_seq = max(last_seq, int(event.get("seq", last_seq)))
-                            if event.get("message"):
-                                printer.print(event["message"], markup=False, highlight=False, soft_wrap=True)
+                            if is_heartbeat(event):
+                                # What a long step waits for belongs on the bar, which it replaces
+                                # when the step moves on, not in the job's lines.
+                                now = str(event.get("message") or "")
+                            else:
+                                now = ""
+                                if event.get("message"):
+                                    printer.print(event["message"], markup=False, highlight=False, soft_wrap=True)
                     progress.update(
                         task,
-                        description=f"{label} {job['status']}".strip(),
+                        description=" ".join(x for x in (label, str(job["status"]), now) if x),
                         total=job.get("total"),
                         completed=job.get("processed") or 0,
                     )
