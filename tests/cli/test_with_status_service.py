@@ -272,3 +272,39 @@ def test_a_unique_prefix_names_a_job_and_jobs_shows_one_line_each(infra: Infra, 
     assert "Deleted 3/3 records and then" in row
     assert "…" in row
     assert not any("said about them" in line for line in out.splitlines() if str(first) not in line)
+
+
+def test_schedule_on_any_job_command_creates_a_schedule_and_publishes_nothing(infra: Infra, status_url: str) -> None:
+    from tests.cli.conftest import declare_queues, published
+
+    declare_queues(infra)
+    declare_queues(infra, "gh-seeder")
+
+    def run(*args: str) -> tuple[int, str, str]:
+        process = subprocess.Popen(
+            [str(BIN / "ferry"), *args], env=infra.env(FERRY_STATUS_URL=status_url, FERRY_API_TOKEN="x"),
+            text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL,
+        )
+        out, err = process.communicate(timeout=60)
+        return process.returncode, out, err
+
+    code, out, err = run("telemetry-janitor", "seed-demo", "--rows", "10", "--schedule", "03:00",
+                         "--tz", "Europe/Madrid", "--json")
+    assert code == 0, err
+    made = json.loads(out)
+    assert (made["service"], made["command"], made["timezone"]) == ("telemetry-janitor", "seed-demo", "Europe/Madrid")
+    assert made["options"]["rows"] == 10
+    code, out, err = run("gh-seeder", "seed", "--repo", "octo/one", "--schedule", "04:30")
+    assert code == 0, err
+    assert "Scheduled gh-seeder seed (04:30 UTC)" in out
+    assert published(infra) == []
+    assert published(infra, "gh-seeder") == []
+
+    code, _, err = run("telemetry-janitor", "clear", "--status", "DONE", "--schedule", "03:00")
+    assert code == 2
+    assert "--force" in err
+    code, _, err = run("telemetry-janitor", "seed-demo", "--schedule", "03:00", "--tz", "Mars/Olympus")
+    assert code == 2
+    assert "IANA time zone" in err
+    listed = httpx.get(f"{status_url}/schedules").json()
+    assert len(listed) == 2

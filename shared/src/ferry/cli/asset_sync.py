@@ -20,6 +20,7 @@ from ferry.cli.context import Deps, Output, guard, service_package
 from ferry.cli.errors import Refused
 from ferry.cli.flags import in_range, metavar, one_of
 from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
+from ferry.cli.schedules import ScheduleFlag, TzFlag
 from ferry.cli.submit import bounds, build_options, print_report, submit
 from ferry.contracts.asset_sync import AssetStatus, AssetType, PullAndCleanOptions, check_lang
 
@@ -77,6 +78,8 @@ def register(app: typer.Typer, deps: Deps) -> None:
         wait: WaitFlag = False,
         json_output: JsonFlag = False,
         job_id: JobIdOption = None,
+        schedule: ScheduleFlag = None,
+        tz: TzFlag = "UTC",
     ) -> None:
         """Pull assets from GitHub and clean their READMEs (replaces pull_and_clean_assets)."""
         output = Output(json_mode=json_output)
@@ -86,7 +89,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
         )
         code = submit(
             deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
-            wait=wait, on_result=print_report,
+            wait=wait, on_result=print_report, schedule=schedule, timezone=tz,
         )
         raise typer.Exit(code)
 

@@ -5,7 +5,7 @@ published, naming the allowed ones); `--timeout` fails a job that runs longer. W
 result's ProcessingLog fields are printed (per-type statuses, counts, one line per source).
 
 `--schedule HH:MM` asked the old command to run itself daily. ferry keeps schedules in the status
-service instead: the flag creates a daily schedule there (UTC) for the same options, and publishes
+service instead: the flag creates a daily schedule there (UTC, or `--tz ZONE`) for the same options, and publishes
 no job now; `ferry schedules list|pause|delete` manage it.
 """
 
@@ -18,9 +18,9 @@ import typer
 from ferry.cli.context import Deps, Output, guard
 from ferry.cli.flags import in_range, metavar, one_of
 from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
-from ferry.cli.schedules import create_schedule
+from ferry.cli.schedules import ScheduleFlag, TzFlag
 from ferry.cli.submit import bounds, build_options, submit
-from ferry.contracts.content_fetch import ContentType, FetchOptions, check_daily_time
+from ferry.contracts.content_fetch import ContentType, FetchOptions
 
 SERVICE = "content-fetch"
 COMMAND = "fetch"
@@ -34,15 +34,6 @@ def _help(field: str) -> str:
 
 def _timeout(value: int | None) -> int | None:
     return None if value is None else in_range(*_TIMEOUT)(value)
-
-
-def _schedule(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return check_daily_time(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
 
 
 def print_processing_log(output: Output, result: dict[str, Any]) -> None:
@@ -83,27 +74,18 @@ def register(app: typer.Typer, deps: Deps) -> None:
         timeout: Annotated[
             int | None, typer.Option("--timeout", callback=_timeout, help=_help("timeout_s"))
         ] = None,
-        schedule: Annotated[
-            str | None,
-            typer.Option(
-                "--schedule", callback=_schedule, metavar="HH:MM",
-                help="Instead of running now, create a daily schedule at this time (UTC) in the status service.",
-            ),
-        ] = None,
         dry_run: Annotated[bool, typer.Option("--dry-run", help=_help("dry_run"))] = False,
         wait: WaitFlag = False,
         json_output: JsonFlag = False,
         job_id: JobIdOption = None,
+        schedule: ScheduleFlag = None,
+        tz: TzFlag = "UTC",
     ) -> None:
         """Fetch MCQ and/or current-affairs content from the configured sources (replaces fetch_all_content)."""
         output = Output(json_mode=json_output)
         options = build_options(FetchOptions, type=content_type, timeout_s=timeout, dry_run=dry_run)
-        if schedule is not None:
-            code = create_schedule(deps, output, deps.load_settings(), service=SERVICE, command=COMMAND,
-                                   options=options, schedule=schedule)
-            raise typer.Exit(code)
         code = submit(
             deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
-            wait=wait, on_result=print_processing_log,
+            wait=wait, on_result=print_processing_log, schedule=schedule, timezone=tz,
         )
         raise typer.Exit(code)

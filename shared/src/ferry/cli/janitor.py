@@ -18,6 +18,7 @@ from ferry.cli.context import Deps, Output, guard, requested_by
 from ferry.cli.errors import Refused
 from ferry.cli.flags import describe, in_range, metavar, one_of
 from ferry.cli.publish import publish
+from ferry.cli.schedules import ScheduleFlag, TzFlag
 from ferry.cli.submit import bounds, build_options, submit, wait_for
 from ferry.contracts import ClearOptions, Command, SeedDemoOptions, WebhookStatus
 from ferry.settings import FerrySettings
@@ -150,6 +151,8 @@ def register(app: typer.Typer, deps: Deps) -> None:
         wait: WaitFlag = False,
         json_output: JsonFlag = False,
         job_id: JobIdOption = None,
+        schedule: ScheduleFlag = None,
+        tz: TzFlag = "UTC",
     ) -> None:
         """Delete LearnPackWebhook records by status (replaces clear_learnpack_telemetry_queue)."""
         output = Output(json_mode=json_output)
@@ -161,6 +164,8 @@ def register(app: typer.Typer, deps: Deps) -> None:
             dry_run=dry_run,
             show_summary=show_summary,
         )
+        if schedule is not None and not (force or dry_run):
+            raise Refused("a scheduled clear has nobody to confirm it: give --force (or --dry-run) with --schedule")
         if force or dry_run:
             code = submit(
                 deps,
@@ -172,6 +177,8 @@ def register(app: typer.Typer, deps: Deps) -> None:
                 job_id=job_id,
                 wait=wait,
                 on_result=print_status_summary,
+                schedule=schedule,
+                timezone=tz,
             )
         else:
             code = confirm_and_clear(deps, output, deps.load_settings(), options, job_id=job_id, wait=wait)
@@ -199,6 +206,8 @@ def register(app: typer.Typer, deps: Deps) -> None:
         wait: WaitFlag = False,
         json_output: JsonFlag = False,
         job_id: JobIdOption = None,
+        schedule: ScheduleFlag = None,
+        tz: TzFlag = "UTC",
     ) -> None:
         """Fill the webhook table with realistic demo rows (the rest of the shares are ERROR)."""
         output = Output(json_mode=json_output)
@@ -214,5 +223,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
             options=options,
             job_id=job_id,
             wait=wait,
+            schedule=schedule,
+            timezone=tz,
         )
         raise typer.Exit(code)

@@ -27,6 +27,37 @@ OVERLAP = ("skip", "allow")
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
 
 
+def _daily_time(value: str | None) -> str | None:
+    if value is None:
+        return None
+    from ferry.contracts.content_fetch import check_daily_time
+
+    try:
+        return check_daily_time(value)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc)) from None
+
+
+def _zone(value: str) -> str:
+    from zoneinfo import ZoneInfoNotFoundError
+
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise typer.BadParameter(f"{value!r} is not an IANA time zone (e.g. Europe/Madrid)") from None
+    return value
+
+
+ScheduleFlag = Annotated[
+    str | None,
+    typer.Option(
+        "--schedule", callback=_daily_time, metavar="HH:MM",
+        help="Instead of running now, create a daily schedule at this time (see --tz) in the status service.",
+    ),
+]
+TzFlag = Annotated[str, typer.Option("--tz", callback=_zone, help="The --schedule's IANA time zone.")]
+
+
 def _request(deps: Deps, settings: FerrySettings, method: str, path: str, *, token: bool, **kw: Any) -> Any:
     headers = {}
     if token:

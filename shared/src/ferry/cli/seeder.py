@@ -14,6 +14,7 @@ import typer
 
 from ferry.cli.context import Deps, Output, guard, load_settings
 from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
+from ferry.cli.schedules import ScheduleFlag, TzFlag
 from ferry.cli.submit import build_options, submit
 from ferry.contracts import SeedOptions
 
@@ -64,6 +65,8 @@ def register(app: typer.Typer, deps: Deps) -> None:
         wait: WaitFlag = False,
         json_output: JsonFlag = False,
         job_id: JobIdOption = None,
+        schedule: ScheduleFlag = None,
+        tz: TzFlag = "UTC",
     ) -> None:
         """Crawl pull requests, reviews, commits and files (replaces seed_real_projects)."""
         output = Output(json_mode=json_output)
@@ -79,6 +82,6 @@ def register(app: typer.Typer, deps: Deps) -> None:
         check_project(options.project)
         code = submit(
             deps, output, deps.load_settings(), service=SERVICE, command="seed", options=options, job_id=job_id,
-            wait=wait,
+            wait=wait, schedule=schedule, timezone=tz,
         )
         raise typer.Exit(code)

@@ -14,8 +14,10 @@ import typer
 from pydantic import ValidationError
 
 from ferry.cli.context import Deps, Output, requested_by
+from ferry.cli.errors import Refused
 from ferry.cli.follow import exit_code, final_json, follow, report_end
 from ferry.cli.publish import publish
+from ferry.cli.schedules import create_schedule
 from ferry.cli.status_client import Job
 from ferry.contracts import Command, Options, command_spec
 from ferry.settings import FerrySettings
@@ -69,8 +71,17 @@ def submit(
     job_id: UUID | None = None,
     wait: bool = False,
     on_result: Callable[[Output, dict[str, Any]], None] | None = None,
+    schedule: str | None = None,
+    timezone: str = "UTC",
 ) -> int:
-    """Publish one job and print its id; with `wait`, follow it and return the exit code."""
+    """Publish one job and print its id; with `wait`, follow it and return the exit code.
+
+    With `schedule` (HH:MM), publish nothing: create a daily schedule of the same options instead."""
+    if schedule is not None:
+        if wait or job_id is not None:
+            raise Refused("--schedule creates a schedule and runs nothing now: it takes neither --wait nor --job-id")
+        return create_schedule(deps, output, settings, service=service, command=command, options=options,
+                               schedule=schedule, timezone=timezone)
     spec = command_spec(service, command)
     envelope: Command[Any] = Command(job_id=job_id or uuid4(), requested_by=requested_by(), options=options)
     publish(settings.amqp_url, service, command, envelope)
