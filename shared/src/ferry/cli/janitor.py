@@ -16,10 +16,10 @@ import typer
 
 from ferry.cli.context import Deps, Output, guard, requested_by
 from ferry.cli.errors import Refused
-from ferry.cli.flags import describe, in_range, metavar, one_of
+from ferry.cli.flags import in_range, metavar, one_of
 from ferry.cli.publish import publish
 from ferry.cli.schedules import ScheduleFlag, TzFlag
-from ferry.cli.submit import bounds, build_options, submit, wait_for
+from ferry.cli.submit import bounds, build_options, field_help, submit, wait_for
 from ferry.contracts import ClearOptions, Command, SeedDemoOptions, WebhookStatus
 from ferry.settings import FerrySettings
 
@@ -27,10 +27,11 @@ SERVICE = "telemetry-janitor"
 MODEL = "LearnPackWebhook"
 YES = frozenset({"yes", "y"})
 
-_BATCH_MIN, _BATCH_MAX = bounds(ClearOptions, "batch_size")
-_ROWS_MIN, _ROWS_MAX = bounds(SeedDemoOptions, "rows")
+# Each flag's default, help and limits come from the options models (one definition of each).
+_C = ClearOptions.model_fields
+_S = SeedDemoOptions.model_fields
 _STATUSES = [status.value for status in WebhookStatus]
-_SHARE = in_range(0.0, 1.0)
+_SHARE = in_range(*bounds(SeedDemoOptions, "pending"))
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only (on stdout).")]
 WaitFlag = Annotated[
@@ -129,25 +130,28 @@ def register(app: typer.Typer, deps: Deps) -> None:
         status: Annotated[
             str,
             typer.Option(
-                "--status", callback=one_of(_STATUSES), metavar=metavar(_STATUSES), help="Status to clear, or ALL."
+                "--status", callback=one_of(_STATUSES), metavar=metavar(_STATUSES),
+                help=field_help(ClearOptions, "status"),
             ),
-        ] = WebhookStatus.PENDING.value,
+        ] = _C["status"].default.value,
         batch_size: Annotated[
             int,
             typer.Option(
                 "--batch-size",
-                callback=in_range(_BATCH_MIN, _BATCH_MAX),
-                help=f"Rows per batch to start with ({describe(_BATCH_MIN, _BATCH_MAX)}).",
+                callback=in_range(*bounds(ClearOptions, "batch_size")),
+                help=field_help(ClearOptions, "batch_size"),
             ),
-        ] = 10_000,
-        use_cursor: Annotated[bool, typer.Option("--use-cursor", help="Delete in one statement.")] = False,
+        ] = _C["batch_size"].default,
+        use_cursor: Annotated[
+            bool, typer.Option("--use-cursor", help=field_help(ClearOptions, "use_cursor"))
+        ] = _C["use_cursor"].default,
         dry_run: Annotated[
-            bool, typer.Option("--dry-run", help="Count what would be deleted; delete nothing.")
-        ] = False,
+            bool, typer.Option("--dry-run", help=field_help(ClearOptions, "dry_run"))
+        ] = _C["dry_run"].default,
         force: Annotated[bool, typer.Option("--force", help="Skip the confirmation prompt.")] = False,
         show_summary: Annotated[
-            bool, typer.Option("--show-summary", help="Show the rows per status, even when none match.")
-        ] = False,
+            bool, typer.Option("--show-summary", help=field_help(ClearOptions, "show_summary"))
+        ] = _C["show_summary"].default,
         wait: WaitFlag = False,
         json_output: JsonFlag = False,
         job_id: JobIdOption = None,
@@ -191,18 +195,22 @@ def register(app: typer.Typer, deps: Deps) -> None:
             int,
             typer.Option(
                 "--rows",
-                callback=in_range(_ROWS_MIN, _ROWS_MAX),
-                help=f"Rows to insert ({describe(_ROWS_MIN, _ROWS_MAX)}).",
+                callback=in_range(*bounds(SeedDemoOptions, "rows")),
+                help=field_help(SeedDemoOptions, "rows"),
             ),
-        ] = 100_000,
+        ] = _S["rows"].default,
         pending: Annotated[
-            float, typer.Option("--pending", callback=_SHARE, help="Share of PENDING rows (0..1).")
-        ] = 0.5,
-        done: Annotated[float, typer.Option("--done", callback=_SHARE, help="Share of DONE rows (0..1).")] = 0.3,
+            float, typer.Option("--pending", callback=_SHARE, help=field_help(SeedDemoOptions, "pending"))
+        ] = _S["pending"].default,
+        done: Annotated[
+            float, typer.Option("--done", callback=_SHARE, help=field_help(SeedDemoOptions, "done"))
+        ] = _S["done"].default,
         ignored: Annotated[
-            float, typer.Option("--ignored", callback=_SHARE, help="Share of IGNORED rows (0..1).")
-        ] = 0.1,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="Report what would be inserted.")] = False,
+            float, typer.Option("--ignored", callback=_SHARE, help=field_help(SeedDemoOptions, "ignored"))
+        ] = _S["ignored"].default,
+        dry_run: Annotated[
+            bool, typer.Option("--dry-run", help=field_help(SeedDemoOptions, "dry_run"))
+        ] = _S["dry_run"].default,
         wait: WaitFlag = False,
         json_output: JsonFlag = False,
         job_id: JobIdOption = None,

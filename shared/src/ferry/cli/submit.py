@@ -39,6 +39,17 @@ def bounds(model: type[Options], field: str) -> tuple[Any, Any]:
     return low, high
 
 
+def field_help(model: type[Options], field: str) -> str:
+    """A flag's help from its options field: the description, and its range when it has one."""
+    text = str(model.model_fields[field].description or "")
+    low, high = bounds(model, field)
+    if low is None and high is None:
+        return text
+    from ferry.cli.flags import describe
+
+    return f"{text} ({describe(low, high)})"
+
+
 def build_options(model: type[OptionsT], **values: Any) -> OptionsT:
     """`model(**values)`, or a usage error (exit 2) naming the offending flag."""
     try:
