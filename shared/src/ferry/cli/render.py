@@ -109,32 +109,45 @@ def job_card(console: Console, job: dict[str, Any]) -> None:
     console.print(grid)
 
 
+MIN_MESSAGE = 20
+"""The narrowest message column `ferry jobs` shows."""
+
+
 def jobs_table(console: Console, page: dict[str, Any]) -> None:
     """A page of `GET /jobs` as a table, newest first."""
     items: list[dict[str, Any]] = page.get("items", [])
     title = f"{len(items)} of {count(page.get('total', len(items)))} jobs"
     if page.get("hidden"):
         title += f" ({page['hidden']} confirmation prompts' counting jobs hidden; --all shows them)"
-    table = Table(title=title, title_justify="left")
-    table.add_column("Job ID", no_wrap=True)
-    table.add_column("Service")
-    table.add_column("Command")
-    table.add_column("Status")
-    table.add_column("Progress", justify="right")
-    table.add_column("Created", no_wrap=True)
-    table.add_column("Duration", justify="right")
-    # One line a job: a long message is cut with an ellipsis (`ferry job` shows it whole).
-    table.add_column("Message", overflow="ellipsis", no_wrap=True, max_width=60)
+    rows = []
     for job in items:
         pct = job.get("progress")
-        table.add_row(
+        share = f"{pct:.1f}%" if isinstance(pct, int | float) else count(job.get("processed"))
+        progress = dry_run_found(job) or share
+        rows.append((
             Text(str(job.get("job_id", "-"))),
             Text(str(job.get("service", "-"))),
             Text(str(job.get("command", "-"))),
             status_text(job.get("status")),
-            dry_run_found(job) or (f"{pct:.1f}%" if isinstance(pct, int | float) else count(job.get("processed"))),
-            when(job.get("created_at")),
-            duration(job.get("duration_s")),
-            Text(" ".join(str(job.get("message") or "").split()), no_wrap=True, overflow="ellipsis"),
-        )
+            Text(progress),
+            Text(when(job.get("created_at"))),
+            Text(duration(job.get("duration_s"))),
+            Text(" ".join(str(job.get("message") or "").split())),
+        ))
+    headers = ("Job ID", "Service", "Command", "Status", "Progress", "Created", "Duration", "Message")
+    # One line a job: every column but the message keeps its whole (short) value, and the message
+    # gets the width that is left, cut with an ellipsis (`ferry job` shows it whole).
+    def widths() -> list[int]:
+        return [max([len(h), *(r[n].cell_len for r in rows)]) for n, h in enumerate(headers[:-1])]
+
+    if sum(widths()) + 3 * len(headers) + 1 + MIN_MESSAGE > console.width:
+        # A narrow terminal: ids shown as their first 8 characters (any unique start names a job).
+        rows = [(Text(row[0].plain[:8]), *row[1:]) for row in rows]
+    message_width = max(MIN_MESSAGE, console.width - sum(widths()) - 3 * len(headers) - 1)
+    table = Table(title=title, title_justify="left")
+    for name in headers[:-1]:
+        table.add_column(name, no_wrap=True, justify="right" if name in {"Progress", "Duration"} else "left")
+    table.add_column("Message", overflow="ellipsis", no_wrap=True, max_width=message_width)
+    for row in rows:
+        table.add_row(*row)
     console.print(table)
