@@ -207,7 +207,7 @@ class ClearJob(JobHandler[ClearOptions, ClearStep, ClearData]):
         await sql.record_rate(conn, self.schema, self.table, deleted, elapsed_s)
         return self._counted(step, deleted, last=True, data={
             "batches": 0, "longest_batch_ms": round(elapsed_s * 1000, 1),
-        }, message=f"Deleted {deleted} records using raw SQL")
+        }, message=f"Deleted {deleted:,} records using raw SQL")
 
     # -- keyset batches -------------------------------------------------------------------
     async def _batch(
@@ -279,7 +279,7 @@ class ClearJob(JobHandler[ClearOptions, ClearStep, ClearData]):
             "longest_batch_ms": round(max(data.longest_batch_ms, elapsed_ms), 1),
             "last_batch_rows": batch.deleted,
             "checkpoint_wait_ms": round(data.checkpoint_wait_ms + waited_ms),
-        }, message=f"Deleted {deleted}/{total} records ({pct:.1f}%) - Remaining: {total - deleted}")
+        }, message=f"Deleted {deleted:,}/{total:,} records ({pct:.1f}%) - Remaining: {total - deleted:,}")
 
     @staticmethod
     async def _sit_out_checkpoint_sync(conn: Conn) -> float:
