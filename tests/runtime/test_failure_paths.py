@@ -6,17 +6,16 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 import aio_pika
-import asyncpg
 import httpx
 
 from ferry import topology
 from ferry.contracts import Command
 from ferry.jobs.model import StepMessage
 from tests.runtime.harness import SERVICE, CountOptions, EventTap, toy_service
-from tests.support.infra import Infra
+from tests.support.infra import Infra, query
 
 FINAL = {"completed", "failed", "cancelled", "rejected"}
 
@@ -59,19 +58,19 @@ async def test_undecodable_bodies_go_to_the_dead_letter_exchange_at_once_with_a_
         assert int(letter.headers.get("x-delivery-count") or 0) == 0  # dead-lettered at the first delivery
 
 
+async def start_a_long_job(tap: EventTap) -> UUID:
+    """A job still running when a test changes what it stored: steps long enough for a loaded machine."""
+    job_id = await tap.start(CountOptions(items=6, sleep_s=5))
+    await tap.until(job_id, {"started"})
+    return job_id
+
+
 async def test_stored_options_a_worker_cannot_read_fail_the_job_within_seconds(infra: Infra) -> None:
     # A newer version recorded the job with an option this worker does not know (a rolling deploy).
     async with toy_service(infra), EventTap.open(infra) as tap:
-        # Steps long enough that the job is still running when its options change, on a loaded machine too.
-        job_id = await tap.start(CountOptions(items=6, sleep_s=5))
-        await tap.until(job_id, {"started"})
-        conn = await asyncpg.connect(infra.database_url)
-        try:
-            await conn.execute(
-                "UPDATE toy.jobs SET options = options || '{\"added_in_v2\": true}'::jsonb WHERE job_id = $1", job_id
-            )
-        finally:
-            await conn.close()
+        job_id = await start_a_long_job(tap)
+        await query(infra, "UPDATE toy.jobs SET options = options || '{\"added_in_v2\": true}'::jsonb"
+                    " WHERE job_id = $1", job_id)
         final = await tap.until(job_id, FINAL, timeout=30)  # not the delivery limit's many redeliveries
     assert final.type == "failed", final.message
     assert "needs a newer worker" in final.message
@@ -126,19 +125,12 @@ async def test_stored_data_a_worker_cannot_read_fails_the_job_instead_of_strandi
     # The job's summary data no longer validates here (a newer version stored another shape): the
     # next step fails the job with the reason, and ending it (which reads the data again) works.
     async with toy_service(infra), EventTap.open(infra) as tap:
-        # Steps long enough that the job is still running when its options change, on a loaded machine too.
-        job_id = await tap.start(CountOptions(items=6, sleep_s=5))
-        await tap.until(job_id, {"started"})
-        conn = await asyncpg.connect(infra.database_url)
-        try:
-            await conn.execute(
-                "UPDATE toy.jobs SET data = data || '{\"planned\": {\"v2\": \"a map now\"}}'::jsonb WHERE job_id = $1",
-                job_id,
-            )
-            final = await tap.until(job_id, FINAL, timeout=15)
-            state = await conn.fetchval("SELECT state FROM toy.jobs WHERE job_id = $1", job_id)
-        finally:
-            await conn.close()
+        job_id = await start_a_long_job(tap)
+        await query(infra, "UPDATE toy.jobs SET data = data || '{\"planned\": {\"v2\": \"a map now\"}}'::jsonb"
+                    " WHERE job_id = $1", job_id)
+        final = await tap.until(job_id, FINAL, timeout=15)
+        [row] = await query(infra, "SELECT state FROM toy.jobs WHERE job_id = $1", job_id)
+        state = row["state"]
     assert final.type == "failed"
     assert state == "failed"
     assert "stored data" in final.message

@@ -29,6 +29,7 @@ import httpx
 import structlog
 from pydantic import BaseModel, ConfigDict, Field
 
+from ferry.contracts import Counters, JobStatus
 from ferry_status.metrics import Metrics
 from ferry_status.settings import StatusSettings
 from ferry_status.store import JOBS, NOTIFICATIONS, SCHEDULES
@@ -43,18 +44,6 @@ _ICONS = {"completed": ":white_check_mark:", "failed": ":x:", "cancelled": ":no_
           "rejected": ":no_entry:"}
 
 
-class Counts(BaseModel):
-    """The job's counters when it finished."""
-
-    model_config = ConfigDict(frozen=True)
-
-    total: int | None = Field(description="Items the job set out to process, when known.")
-    processed: int = Field(description="Items done (succeeded + failed + skipped).")
-    succeeded: int = Field(description="Items done successfully.")
-    failed: int = Field(description="Items that failed while the job carried on.")
-    skipped: int = Field(description="Items deliberately left alone.")
-
-
 class Notification(BaseModel):
     """The webhook body: Slack reads `text`; other receivers read the fields beside it."""
 
@@ -64,8 +53,8 @@ class Notification(BaseModel):
     job_id: UUID = Field(description="The job.")
     service: str = Field(description="The service that ran it.")
     command: str = Field(description="The command it ran.")
-    status: str = Field(description="completed, failed, cancelled or rejected.")
-    counts: Counts = Field(description="The job's counters.")
+    status: JobStatus = Field(description="completed, failed, cancelled or rejected.")
+    counts: Counters = Field(description="The job's counters.")
     error: str | None = Field(description="Why it failed or was rejected.")
     link: str = Field(description="The job's page on the status dashboard.")
     schedule_id: UUID | None = Field(description="The schedule that started it, if one did.")
@@ -75,9 +64,9 @@ class Notification(BaseModel):
 
 def notification_for(job: asyncpg.Record, public_url: str) -> Notification:
     link = f"{public_url.rstrip('/')}/ui/jobs/{job['job_id']}"
-    counts = Counts(total=job["total"], processed=job["processed"], succeeded=job["succeeded"],
+    counts = Counters(total=job["total"], processed=job["processed"], succeeded=job["succeeded"],
                     failed=job["failed"], skipped=job["skipped"])
-    status = job["status"]
+    status = JobStatus(job["status"])
     text = (f"{_ICONS.get(status, ':information_source:')} {job['service']} {job['command']} {status}: "
             f"{counts.processed} processed ({counts.succeeded} succeeded, {counts.failed} failed, "
             f"{counts.skipped} skipped)")
