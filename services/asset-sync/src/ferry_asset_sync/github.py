@@ -147,7 +147,10 @@ async def get_file(client: AnyAccount, repo: str, path: str, ref: str | None, *,
         raise FileMissing(path) from None
     except (Forbidden, BadCredentials, NoUsableTokens) as exc:
         raise _refused(repo, exc) from None
-    return File(answer.content, answer.headers.get("etag"), answer.from_cache)
+    # Unchanged only for this asset's own kept version: a 304 to the shared in-process cache (another
+    # asset naming the same file, pulled first) still brings this asset content it does not have.
+    mine = etag is not None and known is not None
+    return File(answer.content, answer.headers.get("etag"), answer.from_cache and mine)
 
 
 async def repo_exists(client: AnyAccount, repo: str) -> bool:
