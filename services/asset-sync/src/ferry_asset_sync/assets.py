@@ -26,7 +26,8 @@ REQUIRED = frozenset({
 OPTIONAL = frozenset({
     "description", "config", "preview", "difficulty", "duration", "intro_video_url", "solution_video_url",
     "template_url", "delivery_formats", "enable_table_of_content", "authors_username", "technologies", "external",
-    "owner", "updated_at",
+    "owner", "updated_at", "html", "with_video", "with_solutions", "solution_url", "agent", "interactive", "gitpod",
+    "delivery_instructions", "delivery_regex_url",
 })
 OWNER_COLUMNS = ("owner", "owner_id")
 

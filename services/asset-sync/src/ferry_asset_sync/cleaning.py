@@ -4,8 +4,9 @@ r"""Cleaning a README the way the registry does (docs/asset-sync.md has the rule
    .gif) become `dirname(readme_url) + "/" + path + "?raw=true"`;
 2. `<!-- hide -->` ... `<!-- endhide -->` blocks are removed; an odd number of markers (or an
    `endhide` before its `hide`) is a cleaning error;
-3. private GitHub URLs (raw.githubusercontent.com links carrying a `?token=`) are rewritten to the
-   repository's `blob/...?raw=true` form, so no access token stays in the published text;
+3. private GitHub URLs (`links.py`): raw links carrying a `?token=` lose it; with an internal-link
+   URL set and an asset that has an owner, the asset's own repository's file links become the
+   registry's internal links;
 4. the first level-1 heading is removed when it is the first thing after the front matter (which
    is kept);
 5. content variables: `{% name %}` or `{% name:default %}` (the registry's pattern,
@@ -19,6 +20,8 @@ r"""Cleaning a README the way the registry does (docs/asset-sync.md has the rule
 Code is left as written: fenced and indented code blocks and inline code spans are found with a
 CommonMark parser (markdown-it-py) and set aside before any rule runs, so an example of a hide
 marker or of an image inside code is never touched.
+
+`render_html` renders the cleaned README as the registry's `html` (front matter left out).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
 
 from ferry_asset_sync.errors import CleaningError
+from ferry_asset_sync.links import InternalLinks, internal_links, rewrite_token_links
 from ferry_asset_sync.urls import readme_dir
 
 TOO_MANY_HIDES = "Readme with to many <!-- hide -> comments"
@@ -38,10 +42,6 @@ TOO_MANY_HIDES = "Readme with to many <!-- hide -> comments"
 
 _HIDE = re.compile(r"<!--\s*(end)?hide\s*-->")
 _IMAGE = re.compile(r"""(?<=[("'])(\.\.?/[^\s()"'<>?#]*?\.(?:png|jpe?g|svg|gif))(?![\w?#])""", re.IGNORECASE)
-_PRIVATE_RAW = re.compile(
-    r"https://raw\.githubusercontent\.com/(?P<org>[\w.-]+)/(?P<repo>[\w.-]+)/(?P<rest>[^\s)\"'?#]+)"
-    r"\?token=[\w.-]+"
-)
 _VARIABLE = re.compile(r"{%\s+([^\s%]+)\s+%}")
 _INLINE_CODE = re.compile(r"(?<!`)(`+)(?!`)(.+?)(?<!`)\1(?!`)", re.DOTALL)
 _PLACEHOLDER = "\x00{kind}{n}\x00"
@@ -61,6 +61,7 @@ class Cleaned:
     h1_removed: bool
     variables: int = 0
     missing_variables: tuple[str, ...] = field(default=())
+    internal_links: int = 0
 
 
 class _Shelf:
@@ -116,14 +117,6 @@ def remove_hidden(text: str) -> tuple[str, int]:
     return "".join(out), len(markers) // 2
 
 
-def rewrite_private_urls(text: str) -> tuple[str, int]:
-    def public(m: re.Match[str]) -> str:
-        ref_and_path = m["rest"]
-        return f"https://github.com/{m['org']}/{m['repo']}/blob/{ref_and_path}?raw=true"
-
-    return _PRIVATE_RAW.subn(public, text)
-
-
 def replace_variables(text: str, variables: Mapping[str, str | None]) -> tuple[str, int, tuple[str, ...]]:
     """The text with its content variables replaced; how many were, and the names left as they were."""
     replaced, missing = 0, []
@@ -154,8 +147,16 @@ def strip_first_h1(text: str) -> tuple[str, bool]:
     return "".join(lines[:start] + lines[end:]), True
 
 
-def clean(raw: str, readme_url: str, variables: Mapping[str, str | None] | None = None) -> Cleaned:
+def render_html(text: str) -> str:
+    """The README as HTML, its front matter left out (the registry renders it after cleaning)."""
+    return str(_parser().render(text)).strip("\n")
+
+
+def clean(raw: str, readme_url: str, variables: Mapping[str, str | None] | None = None,
+          links: InternalLinks | None = None) -> Cleaned:
     """The cleaned README; CleaningError (with the registry's message) when it cannot be cleaned.
+    `links`: where the asset's private files are served (None: its links are left as they are,
+    but for their tokens).
 
     Content variables are replaced with the rest of the prose, before the code is put back (so an
     example `{% tag %}` in code stays); the registry replaces them after stripping the H1, which
@@ -164,8 +165,9 @@ def clean(raw: str, readme_url: str, variables: Mapping[str, str | None] | None 
     text = _shelve_code(raw, shelf)
     text, images = absolute_images(text, readme_url)
     text, hidden = remove_hidden(text)
-    text, private = rewrite_private_urls(text)
+    text, private = rewrite_token_links(text)
+    text, internal = internal_links(text, links) if links is not None else (text, 0)
     text, replaced, missing = replace_variables(text, variables or {})
     text = shelf.restore(text)
     text, h1 = strip_first_h1(text)
-    return Cleaned(text, images, hidden, private, h1, replaced, missing)
+    return Cleaned(text, images, hidden, private, h1, replaced, missing, internal)

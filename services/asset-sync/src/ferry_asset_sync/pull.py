@@ -26,7 +26,7 @@ from typing import Any
 
 from ferry.contracts.asset_sync import SyncStatus
 from ferry.github import AnyAccount, NoUsableTokens
-from ferry_asset_sync import meta
+from ferry_asset_sync import learnpack, meta
 from ferry_asset_sync.assets import PullState
 from ferry_asset_sync.errors import AssetError
 from ferry_asset_sync.github import FileMissing, GitHubAccess, file_or_error, get_file, resolve_ref
@@ -192,9 +192,11 @@ async def _learnpack(asset: dict[str, Any], url: ReadmeURL, known: PullState | N
         raise AssetError(f"{config_path} is not JSON: {exc.msg} (line {exc.lineno})") from None
     if not isinstance(config, dict):
         raise AssetError(f"{config_path} is not a JSON object")
-    updates.update(meta.from_learnpack(config, lang=lang, asset_type=str(asset["asset_type"]), path=config_path))
+    fields = learnpack.from_config(config, {**asset, **updates}, path=config_path)
+    updates.update(fields.updates)
     changed = text != raw_before
     if changed:
         updates["cleaning_status"] = SyncStatus.PENDING.value
+    warned = "".join(f" ({config_path}: {warning})" for warning in fields.warnings)
     return Pulled("pulled", {**updates, **_synced(now)}, state, needs_clean=changed or _clean_pending(asset),
-                  message=f"{asset['slug']}: pulled {readme_path} and {config_path}")
+                  message=f"{asset['slug']}: pulled {readme_path} and {config_path}{warned}")

@@ -9,9 +9,16 @@ same database, so each asset's update commits with its step's checkpoint.
 `FERRY_ASSET_SYNC_OWNER_TOKENS` (JSON, a secret) maps an asset's `owner` to that owner's GitHub
 token: an asset with an owner listed there is pulled with the owner's token, any other with the
 pool of FERRY_GITHUB_TOKENS.
+
+`FERRY_ASSET_SYNC_INTERNAL_LINK_URL` is where the registry application serves an asset's private
+files with its owner's credentials (its `API_URL` followed by `/asset/internal-link`): when set, a
+cleaned README of an asset with an owner links its own repository's files there
+(docs/asset-sync.md, cleaning step 3). Unset: those links stay as written (tokens still removed).
 """
 
 from __future__ import annotations
+
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
@@ -38,6 +45,22 @@ class AssetSyncSettings(FerrySettings):
     asset_sync_limiter_timeout_s: float = Field(
         2.0, gt=0, le=60, description="How long to wait for one answer of the rate limiter before asking again."
     )
+
+    asset_sync_internal_link_url: str | None = Field(
+        None,
+        description="The registry's internal-link URL (its API_URL + /asset/internal-link); unset: private links "
+        "of an asset's own repository are left as written.",
+    )
+
+    @field_validator("asset_sync_internal_link_url")
+    @classmethod
+    def _valid_link_url(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        parts = urlsplit(value.strip())
+        if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+            raise ValueError(f"expected an http(s) URL without query or fragment, got {value!r}")
+        return value.strip().rstrip("/")
 
     @field_validator("asset_sync_table")
     @classmethod

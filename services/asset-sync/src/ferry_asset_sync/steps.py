@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import asyncpg
@@ -36,6 +37,7 @@ from ferry_asset_sync import SERVICE, assets, cleaning, variables
 from ferry_asset_sync.assets import AssetTable, BatchLeft
 from ferry_asset_sync.errors import AssetError, CleaningError
 from ferry_asset_sync.github import paced
+from ferry_asset_sync.links import InternalLinks
 from ferry_asset_sync.models import AnyStep, AssetData, BatchStep, CleanStep, PullStep
 from ferry_asset_sync.pull import STARTING, pull
 from ferry_asset_sync.resources import Resources
@@ -194,19 +196,29 @@ class AssetSync:
         now = datetime.now(UTC)
         try:
             known = await variables.for_lang(conn, self.schema, asset.get("lang"))
-            cleaned = cleaning.clean(str(asset["readme_raw"]), str(asset["readme_url"]), known)
+            cleaned = cleaning.clean(str(asset["readme_raw"]), str(asset["readme_url"]), known, self._links(asset))
+            html = cleaning.render_html(cleaned.text)
         except CleaningError as exc:
             await table.update(conn, asset_id, {"cleaning_status": SyncStatus.ERROR.value,
                                                 "cleaning_status_details": str(exc), "last_cleaning_at": now})
             return await self._finish_asset(conn, job_id, asset_id, Outcome(
                 failed=1, failures=[(slug, f"{slug}: cleaning failed: {exc}")], message=f"✗ {slug}: {exc}"),
                 cleaned="failed", note=str(exc))
-        await table.update(conn, asset_id, {"readme": cleaned.text, "cleaning_status": SyncStatus.OK.value,
-                                            "cleaning_status_details": None, "last_cleaning_at": now})
+        await table.update(conn, asset_id, {"readme": cleaned.text, "html": html,
+                                            "cleaning_status": SyncStatus.OK.value, "cleaning_status_details": None,
+                                            "last_cleaning_at": now})
         missing = "".join(f" (content variable {name} is missing and has no default value)"
                           for name in cleaned.missing_variables)
         return await self._finish_asset(conn, job_id, asset_id, Outcome(
             succeeded=1, message=f"✓ {slug}: cleaned{missing}"), cleaned="cleaned", note=missing.strip() or None)
+
+    def _links(self, asset: dict[str, Any]) -> InternalLinks | None:
+        """Where this asset's private files are linked to: only with an internal-link URL set and an
+        asset that has an owner (the registry's rule)."""
+        url = self.settings.asset_sync_internal_link_url
+        if url is None or not asset.get("owner_key"):
+            return None
+        return InternalLinks(url, int(asset["id"]), str(asset["readme_url"]))
 
     # -- counting off -------------------------------------------------------------------------------
     async def _pulled(self, conn: Conn, job_id: UUID, asset_id: int, outcome: Outcome, delay: float, *,
