@@ -29,6 +29,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 
 from markdown_it import MarkdownIt
 from mdit_py_plugins.front_matter import front_matter_plugin
@@ -48,7 +49,9 @@ _PLACEHOLDER = "\x00{kind}{n}\x00"
 _RESTORE = re.compile(r"\x00([BI])(\d+)\x00")
 
 
-def _parser() -> MarkdownIt:
+@cache
+def commonmark() -> MarkdownIt:
+    """The CommonMark parser (front matter recognised), made once: a parse keeps no state in it."""
     return MarkdownIt("commonmark").use(front_matter_plugin)
 
 
@@ -81,7 +84,7 @@ class _Shelf:
 def _shelve_code(text: str, shelf: _Shelf) -> str:
     """The text with code blocks (whole lines) and inline code spans replaced by placeholders."""
     lines = text.splitlines(keepends=True)
-    blocks = [t.map for t in _parser().parse(text) if t.type in ("fence", "code_block") and t.map]
+    blocks = [t.map for t in commonmark().parse(text) if t.type in ("fence", "code_block") and t.map]
     out: list[str] = []
     at = 0
     for start, end in blocks:
@@ -138,7 +141,7 @@ def replace_variables(text: str, variables: Mapping[str, str | None]) -> tuple[s
 
 def strip_first_h1(text: str) -> tuple[str, bool]:
     """Remove the first block when it is a level-1 heading (ATX or setext) after the front matter."""
-    first = next((t for t in _parser().parse(text) if t.level == 0 and t.nesting >= 0 and t.type != "front_matter"),
+    first = next((t for t in commonmark().parse(text) if t.level == 0 and t.nesting >= 0 and t.type != "front_matter"),
                  None)
     if first is None or first.type != "heading_open" or first.tag != "h1" or not first.map:
         return text, False
@@ -149,7 +152,7 @@ def strip_first_h1(text: str) -> tuple[str, bool]:
 
 def render_html(text: str) -> str:
     """The README as HTML, its front matter left out (the registry renders it after cleaning)."""
-    return str(_parser().render(text)).strip("\n")
+    return str(commonmark().render(text)).strip("\n")
 
 
 def clean(raw: str, readme_url: str, variables: Mapping[str, str | None] | None = None,

@@ -10,9 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 import yaml
-from markdown_it import MarkdownIt
-from mdit_py_plugins.front_matter import front_matter_plugin
 
+from ferry_asset_sync.cleaning import commonmark
 from ferry_asset_sync.errors import AssetError
 
 _TRUE = {"1", "true", "yes", "on"}
@@ -21,7 +20,7 @@ _FALSE = {"0", "false", "no", "off"}
 
 def front_matter(raw: str, path: str) -> dict[str, Any]:
     """The README's front matter as a mapping ({} when it has none); AssetError when it is not YAML."""
-    tokens = MarkdownIt("commonmark").use(front_matter_plugin).parse(raw)
+    tokens = commonmark().parse(raw)
     found = next((t for t in tokens if t.type == "front_matter"), None)
     if found is None:
         return {}
