@@ -14,11 +14,12 @@ import re
 from dataclasses import dataclass
 from importlib import resources
 from importlib.resources.abc import Traversable
-from typing import Any, TypeAlias
+from typing import Annotated, Any, TypeAlias
 
 import asyncpg
 import structlog
 from asyncpg.pool import PoolConnectionProxy
+from pydantic import AfterValidator
 
 log = structlog.get_logger(__name__)
 
@@ -56,6 +57,16 @@ def qualified(name: str, default_schema: str = "public") -> str:
     """`schema.table` or `table` -> a quoted, validated `"schema"."table"`."""
     schema, _, table = name.rpartition(".")
     return f'"{ident(schema or default_schema)}"."{ident(table)}"'
+
+
+def _checked_table(name: str) -> str:
+    qualified(name)  # raises ValueError naming the bad identifier
+    return name
+
+
+TableName = Annotated[str, AfterValidator(_checked_table)]
+"""A settings field naming a table, `schema.table` or `table`: refused at load when not a valid
+SQL name, so a service never starts with a table it could not quote. `qualified()` quotes it."""
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator
 
-from ferry.db import qualified
+from ferry.db import TableName, qualified
 from ferry.settings import FerrySettings
 
 DEFAULT_TABLE = "asset_sync.registry_asset"
@@ -31,7 +31,7 @@ DEFAULT_TABLE = "asset_sync.registry_asset"
 class AssetSyncSettings(FerrySettings):
     """Settings of `ferry-asset-sync`, on top of every service's `FERRY_*` settings."""
 
-    asset_sync_table: str = Field(
+    asset_sync_table: TableName = Field(
         DEFAULT_TABLE,
         description="`schema.table` with the registry's asset fields, in the database of FERRY_DATABASE_URL.",
     )
@@ -61,12 +61,6 @@ class AssetSyncSettings(FerrySettings):
         if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
             raise ValueError(f"expected an http(s) URL without query or fragment, got {value!r}")
         return value.strip().rstrip("/")
-
-    @field_validator("asset_sync_table")
-    @classmethod
-    def _valid_table(cls, value: str) -> str:
-        qualified(value)  # raises ValueError naming the bad identifier
-        return value
 
     @property
     def table_sql(self) -> str:

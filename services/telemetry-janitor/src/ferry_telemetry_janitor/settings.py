@@ -12,9 +12,9 @@ and never creates or alters the application's table, which must already exist.
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from ferry.db import qualified
+from ferry.db import TableName, qualified
 from ferry.settings import FerrySettings
 
 DEFAULT_TABLE = "telemetry_janitor.assignments_learnpackwebhook"
@@ -24,7 +24,7 @@ DEFAULT_TABLE = "telemetry_janitor.assignments_learnpackwebhook"
 class JanitorSettings(FerrySettings):
     """Settings of `ferry-telemetry-janitor`, on top of every service's `FERRY_*` settings."""
 
-    janitor_table: str = Field(
+    janitor_table: TableName = Field(
         DEFAULT_TABLE,
         description=(
             "`schema.table` (or `table`, meaning `public.table`) with the layout of Django's "
@@ -37,12 +37,6 @@ class JanitorSettings(FerrySettings):
         le=600_000,
         description="Longest a delete transaction may hold its row locks; batches are sized to stay under it.",
     )
-
-    @field_validator("janitor_table")
-    @classmethod
-    def _valid_table(cls, value: str) -> str:
-        qualified(value)  # raises ValueError naming the bad identifier
-        return value
 
     @property
     def table_sql(self) -> str:
