@@ -31,17 +31,3 @@ def test_help_never_cuts_a_command_description() -> None:
             described = " ".join((command.help or "").split("\n\n")[0].split())
             assert described in flat, (path, name)
 
-
-def test_the_janitors_flags_take_default_and_help_from_the_options_models() -> None:
-    from ferry.contracts import ClearOptions, SeedDemoOptions
-
-    root: Any = typer.main.get_command(create_app())
-    janitor = root.commands["telemetry-janitor"]
-    for command, model in (("clear", ClearOptions), ("seed-demo", SeedDemoOptions)):
-        params = {p.name: p for p in janitor.commands[command].params}
-        for name, spec in model.model_fields.items():
-            if name not in params:  # up_to_id: set by the confirmation prompt, not a flag
-                continue
-            default = spec.default.value if hasattr(spec.default, "value") else spec.default
-            assert params[name].default == default, (command, name)
-            assert str(params[name].help).startswith(str(spec.description)), (command, name)

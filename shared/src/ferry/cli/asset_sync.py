@@ -18,32 +18,17 @@ import typer
 
 from ferry.cli.context import Deps, Output, guard, service_package
 from ferry.cli.errors import Refused
-from ferry.cli.flags import in_range, metavar, one_of
-from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
-from ferry.cli.schedules import ScheduleFlag, TzFlag
-from ferry.cli.submit import bounds, build_options, print_report, submit
+from ferry.cli.flags import JsonFlag, ModelFlags, checked, metavar, one_of
+from ferry.cli.job_flags import JobFlags, with_job_flags
+from ferry.cli.submit import build_options, print_report
 from ferry.contracts.asset_sync import AssetStatus, AssetType, PullAndCleanOptions, check_lang
 
 SERVICE = "asset-sync"
 COMMAND = "pull-and-clean"
-_F = PullAndCleanOptions.model_fields
-_TYPES = [t.value for t in AssetType]
+_F = ModelFlags(PullAndCleanOptions)
+_TYPES = [t.value for t in AssetType]  # for `add`, which writes a row directly (no options model)
 _STATUSES = [s.value for s in AssetStatus]
-_DELAY = bounds(PullAndCleanOptions, "delay")
-_BATCH = bounds(PullAndCleanOptions, "batch_size")
-
-
-def _help(field: str) -> str:
-    return str(_F[field].description)
-
-
-def _lang(value: str | None) -> str | None:
-    if value is None:
-        return None
-    try:
-        return check_lang(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
+_lang = checked(check_lang)
 
 
 def _admin() -> Any:
@@ -58,40 +43,24 @@ def register(app: typer.Typer, deps: Deps) -> None:
 
     @sub.command(COMMAND)
     @guard
+    @with_job_flags
     def pull_and_clean(
-        all_assets: Annotated[bool, typer.Option("--all", help=_help("all"))] = False,
-        asset_type: Annotated[
-            str | None,
-            typer.Option("--asset-type", callback=one_of(_TYPES), metavar=metavar(_TYPES), help=_help("asset_type")),
-        ] = None,
-        status: Annotated[
-            str | None,
-            typer.Option("--status", callback=one_of(_STATUSES), metavar=metavar(_STATUSES), help=_help("status")),
-        ] = None,
-        lang: Annotated[str | None, typer.Option("--lang", callback=_lang, help=_help("lang"))] = None,
-        delay: Annotated[float, typer.Option("--delay", callback=in_range(*_DELAY), help=_help("delay"))] = 1.0,
-        batch_size: Annotated[
-            int, typer.Option("--batch-size", callback=in_range(*_BATCH), help=_help("batch_size"))
-        ] = 10,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help=_help("dry_run"))] = False,
-        force: Annotated[bool, typer.Option("--force", help=_help("force"))] = False,
-        wait: WaitFlag = False,
-        json_output: JsonFlag = False,
-        job_id: JobIdOption = None,
-        schedule: ScheduleFlag = None,
-        tz: TzFlag = "UTC",
-    ) -> None:
+        job: JobFlags,
+        all: Annotated[bool, _F.option("all")] = _F.default("all"),
+        asset_type: Annotated[str | None, _F.option("asset_type")] = _F.default("asset_type"),
+        status: Annotated[str | None, _F.option("status")] = _F.default("status"),
+        lang: Annotated[str | None, _F.option("lang", check=_lang)] = _F.default("lang"),
+        delay: Annotated[float, _F.option("delay")] = _F.default("delay"),
+        batch_size: Annotated[int, _F.option("batch_size")] = _F.default("batch_size"),
+        dry_run: Annotated[bool, _F.option("dry_run")] = _F.default("dry_run"),
+        force: Annotated[bool, _F.option("force")] = _F.default("force"),
+    ) -> int:
         """Pull assets from GitHub and clean their READMEs (replaces pull_and_clean_assets)."""
-        output = Output(json_mode=json_output)
         options = build_options(
-            PullAndCleanOptions, all=all_assets, asset_type=asset_type, status=status, lang=lang, delay=delay,
+            PullAndCleanOptions, all=all, asset_type=asset_type, status=status, lang=lang, delay=delay,
             batch_size=batch_size, dry_run=dry_run, force=force,
         )
-        code = submit(
-            deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
-            wait=wait, on_result=print_report, schedule=schedule, timezone=tz,
-        )
-        raise typer.Exit(code)
+        return job.submit(deps, SERVICE, COMMAND, options, on_result=print_report)
 
     @sub.command("import")
     @guard

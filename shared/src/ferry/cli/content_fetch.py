@@ -16,24 +16,14 @@ from typing import Annotated, Any
 import typer
 
 from ferry.cli.context import Deps, Output, guard
-from ferry.cli.flags import in_range, metavar, one_of
-from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
-from ferry.cli.schedules import ScheduleFlag, TzFlag
-from ferry.cli.submit import bounds, build_options, submit
-from ferry.contracts.content_fetch import ContentType, FetchOptions
+from ferry.cli.flags import ModelFlags
+from ferry.cli.job_flags import JobFlags, with_job_flags
+from ferry.cli.submit import build_options
+from ferry.contracts.content_fetch import FetchOptions
 
 SERVICE = "content-fetch"
 COMMAND = "fetch"
-_TYPES = [t.value for t in ContentType]
-_TIMEOUT = bounds(FetchOptions, "timeout_s")
-
-
-def _help(field: str) -> str:
-    return str(FetchOptions.model_fields[field].description)
-
-
-def _timeout(value: int | None) -> int | None:
-    return None if value is None else in_range(*_TIMEOUT)(value)
+_F = ModelFlags(FetchOptions)
 
 
 def print_processing_log(output: Output, result: dict[str, Any]) -> None:
@@ -67,25 +57,13 @@ def register(app: typer.Typer, deps: Deps) -> None:
 
     @sub.command(COMMAND)
     @guard
+    @with_job_flags
     def fetch(
-        content_type: Annotated[
-            str, typer.Option("--type", callback=one_of(_TYPES), metavar=metavar(_TYPES), help=_help("type"))
-        ] = ContentType.BOTH.value,
-        timeout: Annotated[
-            int | None, typer.Option("--timeout", callback=_timeout, help=_help("timeout_s"))
-        ] = None,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help=_help("dry_run"))] = False,
-        wait: WaitFlag = False,
-        json_output: JsonFlag = False,
-        job_id: JobIdOption = None,
-        schedule: ScheduleFlag = None,
-        tz: TzFlag = "UTC",
-    ) -> None:
+        job: JobFlags,
+        type: Annotated[str, _F.option("type")] = _F.default("type"),
+        timeout_s: Annotated[int | None, _F.option("timeout_s", "--timeout")] = _F.default("timeout_s"),
+        dry_run: Annotated[bool, _F.option("dry_run")] = _F.default("dry_run"),
+    ) -> int:
         """Fetch MCQ and/or current-affairs content from the configured sources (replaces fetch_all_content)."""
-        output = Output(json_mode=json_output)
-        options = build_options(FetchOptions, type=content_type, timeout_s=timeout, dry_run=dry_run)
-        code = submit(
-            deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
-            wait=wait, on_result=print_processing_log, schedule=schedule, timezone=tz,
-        )
-        raise typer.Exit(code)
+        options = build_options(FetchOptions, type=type, timeout_s=timeout_s, dry_run=dry_run)
+        return job.submit(deps, SERVICE, COMMAND, options, on_result=print_processing_log)

@@ -1,17 +1,33 @@
-"""Checks for flag values, with messages that name the allowed values.
+"""Flags: checks for their values, the flags of an options model's fields, and shared flags.
 
-They run as typer callbacks, so a bad value is refused (exit 2, the flag named by typer)
-before a command does anything at all.
+A flag that maps to an options field takes its default, help, allowed values (an enum or a
+Literal) and numeric range from the field (`model_option`, `model_default`), so the CLI and the
+service can never disagree on them. The checks run as typer callbacks, so a bad value is refused
+(exit 2, the flag named by typer, the allowed values listed) before a command does anything.
 """
 
 from __future__ import annotations
 
+import re
+import types
 from collections.abc import Callable, Sequence
-from typing import Any, TypeVar
+from enum import Enum
+from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
 
 import typer
+from pydantic_core import PydanticUndefined
 
-N = TypeVar("N", int, float)
+from ferry.contracts import Options
+
+T = TypeVar("T")
+Check = Callable[[Any], Any]
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only (on stdout).")]
+ApiJsonFlag = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
+"""`--json` of the commands that show what the status service answered."""
+
+_FLAG_PREFIX = re.compile(r"^`--[a-z0-9-]+`: ")
+"""Some descriptions start by naming their flag (`--repo`: ...): the flag's own help need not."""
 
 
 def one_of(allowed: Sequence[str]) -> Callable[[str | None], str | None]:
@@ -29,15 +45,31 @@ def one_of(allowed: Sequence[str]) -> Callable[[str | None], str | None]:
     return check
 
 
-def in_range(low: Any, high: Any) -> Callable[[N], N]:
-    """Accept a number with `low <= value <= high` (either bound may be None)."""
+def in_range(low: Any, high: Any) -> Callable[[Any], Any]:
+    """Accept a number with `low <= value <= high` (either bound may be None), or no value."""
 
-    def check(value: N) -> N:
+    def check(value: Any) -> Any:
+        if value is None:
+            return None
         if (low is not None and value < low) or (high is not None and value > high):
             raise typer.BadParameter(f"{value} is not in the range {describe(low, high)}.")
         return value
 
     return check
+
+
+def checked(check: Callable[[str], T]) -> Callable[[str | None], T | None]:
+    """A typer callback from a check that raises ValueError (its message becomes the usage error)."""
+
+    def callback(value: str | None) -> T | None:
+        if value is None:
+            return None
+        try:
+            return check(value)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc)) from None
+
+    return callback
 
 
 def describe(low: Any, high: Any) -> str:
@@ -51,3 +83,89 @@ def describe(low: Any, high: Any) -> str:
 
 def metavar(allowed: Sequence[str]) -> str:
     return "[" + "|".join(allowed) + "]"
+
+
+def flag(field: str) -> str:
+    """The CLI flag of an options field: `batch_size` -> `--batch-size`."""
+    return "--" + field.replace("_", "-")
+
+
+def bounds(model: type[Options], field: str) -> tuple[Any, Any]:
+    """The (min, max) a numeric options field allows, from its pydantic constraints."""
+    low = high = None
+    for constraint in model.model_fields[field].metadata:
+        low = getattr(constraint, "ge", low)
+        high = getattr(constraint, "le", high)
+    return low, high
+
+
+def choices(model: type[Options], field: str) -> list[str] | None:
+    """The values an options field allows, when its type is an enum or a Literal (None also allowed
+    when it is optional); None for any other type."""
+    annotation = model.model_fields[field].annotation
+    if get_origin(annotation) in (Union, types.UnionType):
+        (annotation,) = [arg for arg in get_args(annotation) if arg is not type(None)]
+    if isinstance(annotation, type) and issubclass(annotation, Enum):
+        return [str(member.value) for member in annotation]
+    if get_origin(annotation) is Literal:
+        return [str(value) for value in get_args(annotation)]
+    return None
+
+
+def model_default(model: type[Options], field: str) -> Any:
+    """An options field's default as a flag takes it (an enum member as its value)."""
+    default = model.model_fields[field].default
+    if default is PydanticUndefined:
+        raise TypeError(f"{model.__name__}.{field} has no default: a flag cannot leave it out")
+    return default.value if isinstance(default, Enum) else default
+
+
+def field_help(model: type[Options], field: str) -> str:
+    """A flag's help from its options field: the description, and its range when it has one."""
+    text = _FLAG_PREFIX.sub("", str(model.model_fields[field].description or ""))
+    text = text[:1].upper() + text[1:]
+    low, high = bounds(model, field)
+    if low is None and high is None:
+        return text
+    return f"{text} ({describe(low, high)})"
+
+
+def model_option(model: type[Options], field: str, *names: str, check: Check | None = None) -> Any:
+    """The `typer.Option` of an options field: its flag (`names`, else from the field's name), help,
+    allowed values and range, all from the model; `check` adds a check of the flag's own.
+
+    Its default is the parameter's, which must be `model_default(model, field)`."""
+    allowed = choices(model, field)
+    low, high = bounds(model, field)
+    steps: list[Check] = []
+    if allowed is not None:
+        steps.append(one_of(allowed))
+    if low is not None or high is not None:
+        steps.append(in_range(low, high))
+    if check is not None:
+        steps.append(check)
+
+    def callback(value: Any) -> Any:
+        for step in steps:
+            value = step(value)
+        return value
+
+    return typer.Option(
+        *(names or (flag(field),)),
+        help=field_help(model, field),
+        metavar=None if allowed is None else metavar(allowed),
+        callback=callback if steps else None,
+    )
+
+
+class ModelFlags:
+    """`model_option` and `model_default` for one options model: `F.option("delay")`, `F.default("delay")`."""
+
+    def __init__(self, model: type[Options]) -> None:
+        self.model = model
+
+    def option(self, field: str, *names: str, check: Check | None = None) -> Any:
+        return model_option(self.model, field, *names, check=check)
+
+    def default(self, field: str) -> Any:
+        return model_default(self.model, field)

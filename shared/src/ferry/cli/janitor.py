@@ -16,30 +16,19 @@ import typer
 
 from ferry.cli.context import Deps, Output, guard, requested_by
 from ferry.cli.errors import Refused
-from ferry.cli.flags import in_range, metavar, one_of
+from ferry.cli.flags import ModelFlags
+from ferry.cli.job_flags import JobFlags, with_job_flags
 from ferry.cli.publish import publish
-from ferry.cli.schedules import ScheduleFlag, TzFlag
-from ferry.cli.submit import bounds, build_options, field_help, submit, wait_for
-from ferry.contracts import ClearOptions, Command, SeedDemoOptions, WebhookStatus
+from ferry.cli.submit import build_options, submit, wait_for
+from ferry.contracts import ClearOptions, Command, SeedDemoOptions
 from ferry.settings import FerrySettings
 
 SERVICE = "telemetry-janitor"
 MODEL = "LearnPackWebhook"
 YES = frozenset({"yes", "y"})
-
-# Each flag's default, help and limits come from the options models (one definition of each).
-_C = ClearOptions.model_fields
-_S = SeedDemoOptions.model_fields
-_STATUSES = [status.value for status in WebhookStatus]
-_SHARE = in_range(*bounds(SeedDemoOptions, "pending"))
-
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON only (on stdout).")]
-WaitFlag = Annotated[
-    bool, typer.Option("--wait", help="Follow the job with a progress bar; exit 1 unless it completes.")
-]
-JobIdOption = Annotated[
-    UUID | None, typer.Option("--job-id", help="Choose the job id (publishing the same id twice runs the job once).")
-]
+# Each flag of an options field takes its default, help and limits from the model (one definition of each).
+_C = ModelFlags(ClearOptions)
+_S = ModelFlags(SeedDemoOptions)
 
 
 def print_status_summary(output: Output, result: dict[str, Any]) -> None:
@@ -126,40 +115,17 @@ def register(app: typer.Typer, deps: Deps) -> None:
 
     @sub.command("clear")
     @guard
+    @with_job_flags
     def clear(
-        status: Annotated[
-            str,
-            typer.Option(
-                "--status", callback=one_of(_STATUSES), metavar=metavar(_STATUSES),
-                help=field_help(ClearOptions, "status"),
-            ),
-        ] = _C["status"].default.value,
-        batch_size: Annotated[
-            int,
-            typer.Option(
-                "--batch-size",
-                callback=in_range(*bounds(ClearOptions, "batch_size")),
-                help=field_help(ClearOptions, "batch_size"),
-            ),
-        ] = _C["batch_size"].default,
-        use_cursor: Annotated[
-            bool, typer.Option("--use-cursor", help=field_help(ClearOptions, "use_cursor"))
-        ] = _C["use_cursor"].default,
-        dry_run: Annotated[
-            bool, typer.Option("--dry-run", help=field_help(ClearOptions, "dry_run"))
-        ] = _C["dry_run"].default,
+        job: JobFlags,
+        status: Annotated[str, _C.option("status")] = _C.default("status"),
+        batch_size: Annotated[int, _C.option("batch_size")] = _C.default("batch_size"),
+        use_cursor: Annotated[bool, _C.option("use_cursor")] = _C.default("use_cursor"),
+        dry_run: Annotated[bool, _C.option("dry_run")] = _C.default("dry_run"),
         force: Annotated[bool, typer.Option("--force", help="Skip the confirmation prompt.")] = False,
-        show_summary: Annotated[
-            bool, typer.Option("--show-summary", help=field_help(ClearOptions, "show_summary"))
-        ] = _C["show_summary"].default,
-        wait: WaitFlag = False,
-        json_output: JsonFlag = False,
-        job_id: JobIdOption = None,
-        schedule: ScheduleFlag = None,
-        tz: TzFlag = "UTC",
-    ) -> None:
+        show_summary: Annotated[bool, _C.option("show_summary")] = _C.default("show_summary"),
+    ) -> int:
         """Delete LearnPackWebhook records by status (replaces clear_learnpack_telemetry_queue)."""
-        output = Output(json_mode=json_output)
         options = build_options(
             ClearOptions,
             status=status,
@@ -168,70 +134,25 @@ def register(app: typer.Typer, deps: Deps) -> None:
             dry_run=dry_run,
             show_summary=show_summary,
         )
-        if schedule is not None and not (force or dry_run):
+        if job.schedule is not None and not (force or dry_run):
             raise Refused("a scheduled clear has nobody to confirm it: give --force (or --dry-run) with --schedule")
         if force or dry_run:
-            code = submit(
-                deps,
-                output,
-                deps.load_settings(),
-                service=SERVICE,
-                command="clear",
-                options=options,
-                job_id=job_id,
-                wait=wait,
-                on_result=print_status_summary,
-                schedule=schedule,
-                timezone=tz,
-            )
-        else:
-            code = confirm_and_clear(deps, output, deps.load_settings(), options, job_id=job_id, wait=wait)
-        raise typer.Exit(code)
+            return job.submit(deps, SERVICE, "clear", options, on_result=print_status_summary)
+        return confirm_and_clear(deps, job.output, deps.load_settings(), options, job_id=job.job_id, wait=job.wait)
 
     @sub.command("seed-demo")
     @guard
+    @with_job_flags
     def seed_demo(
-        rows: Annotated[
-            int,
-            typer.Option(
-                "--rows",
-                callback=in_range(*bounds(SeedDemoOptions, "rows")),
-                help=field_help(SeedDemoOptions, "rows"),
-            ),
-        ] = _S["rows"].default,
-        pending: Annotated[
-            float, typer.Option("--pending", callback=_SHARE, help=field_help(SeedDemoOptions, "pending"))
-        ] = _S["pending"].default,
-        done: Annotated[
-            float, typer.Option("--done", callback=_SHARE, help=field_help(SeedDemoOptions, "done"))
-        ] = _S["done"].default,
-        ignored: Annotated[
-            float, typer.Option("--ignored", callback=_SHARE, help=field_help(SeedDemoOptions, "ignored"))
-        ] = _S["ignored"].default,
-        dry_run: Annotated[
-            bool, typer.Option("--dry-run", help=field_help(SeedDemoOptions, "dry_run"))
-        ] = _S["dry_run"].default,
-        wait: WaitFlag = False,
-        json_output: JsonFlag = False,
-        job_id: JobIdOption = None,
-        schedule: ScheduleFlag = None,
-        tz: TzFlag = "UTC",
-    ) -> None:
+        job: JobFlags,
+        rows: Annotated[int, _S.option("rows")] = _S.default("rows"),
+        pending: Annotated[float, _S.option("pending")] = _S.default("pending"),
+        done: Annotated[float, _S.option("done")] = _S.default("done"),
+        ignored: Annotated[float, _S.option("ignored")] = _S.default("ignored"),
+        dry_run: Annotated[bool, _S.option("dry_run")] = _S.default("dry_run"),
+    ) -> int:
         """Fill the webhook table with realistic demo rows (the rest of the shares are ERROR)."""
-        output = Output(json_mode=json_output)
         options = build_options(
             SeedDemoOptions, rows=rows, pending=pending, done=done, ignored=ignored, dry_run=dry_run
         )
-        code = submit(
-            deps,
-            output,
-            deps.load_settings(),
-            service=SERVICE,
-            command="seed-demo",
-            options=options,
-            job_id=job_id,
-            wait=wait,
-            schedule=schedule,
-            timezone=tz,
-        )
-        raise typer.Exit(code)
+        return job.submit(deps, SERVICE, "seed-demo", options)

@@ -9,6 +9,7 @@ import typer
 
 from ferry.cli.context import Deps, Output, guard, is_prompt_count, requested_by
 from ferry.cli.errors import JobEnded, JobNotFound
+from ferry.cli.flags import ApiJsonFlag
 from ferry.cli.follow import not_found
 from ferry.cli.job_ids import check_prefix, full_id, resolve
 from ferry.cli.publish import publish
@@ -40,7 +41,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
         service: Annotated[str | None, typer.Option("--service", help="Only this service's jobs.")] = None,
         status: Annotated[JobStatus | None, StatusFilter] = None,
         limit: Annotated[int, typer.Option("--limit", min=1, max=500, help="How many jobs to show.")] = 50,
-        json_output: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+        json_output: ApiJsonFlag = False,
         show_all: Annotated[
             bool, typer.Option("--all", help="Also the dry-run jobs confirmation prompts published to count rows.")
         ] = False,
@@ -61,7 +62,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
     @guard
     def show_job(
         job_ref: JobIdArg,
-        json_output: Annotated[bool, typer.Option("--json", help="Print the API's JSON.")] = False,
+        json_output: ApiJsonFlag = False,
     ) -> None:
         """One job: status, progress, counters, timings, duration, error and result."""
         output = Output(json_mode=json_output)

@@ -18,32 +18,14 @@ import typer
 
 from ferry.cli.context import Deps, Output, guard, load_settings, service_package
 from ferry.cli.errors import Refused
-from ferry.cli.flags import in_range
-from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
-from ferry.cli.schedules import ScheduleFlag, TzFlag
-from ferry.cli.submit import bounds, build_options, print_report, submit
-from ferry.contracts.peloton_sync import DEFAULT_DISCIPLINES, SyncClassLibraryOptions
+from ferry.cli.flags import JsonFlag, ModelFlags
+from ferry.cli.job_flags import JobFlags, with_job_flags
+from ferry.cli.submit import build_options, print_report
+from ferry.contracts.peloton_sync import SyncClassLibraryOptions
 
 SERVICE = "peloton-sync"
 COMMAND = "sync-class-library"
-_F = SyncClassLibraryOptions.model_fields
-_YEAR = bounds(SyncClassLibraryOptions, "year")
-_MONTH = bounds(SyncClassLibraryOptions, "month")
-_LIMIT = bounds(SyncClassLibraryOptions, "limit")
-_DELAY = bounds(SyncClassLibraryOptions, "delay")
-
-
-def _help(field: str) -> str:
-    return str(_F[field].description)
-
-
-def _optional_range(low: Any, high: Any) -> Any:
-    check = in_range(low, high)
-
-    def optional(value: Any) -> Any:
-        return None if value is None else check(value)
-
-    return optional
+_F = ModelFlags(SyncClassLibraryOptions)
 
 
 def _service() -> Any:
@@ -68,42 +50,23 @@ def register(app: typer.Typer, deps: Deps) -> None:
 
     @sub.command(COMMAND)
     @guard
+    @with_job_flags
     def sync_class_library(
-        disciplines: Annotated[str, typer.Option("--disciplines", help=_help("disciplines"))] = DEFAULT_DISCIPLINES,
-        year: Annotated[
-            int | None, typer.Option("--year", callback=_optional_range(*_YEAR),
-                                     help=_help("year"))
-        ] = None,
-        month: Annotated[
-            int | None, typer.Option("--month", callback=_optional_range(*_MONTH),
-                                     help=_help("month"))
-        ] = None,
-        limit: Annotated[
-            int | None, typer.Option("--limit", callback=_optional_range(*_LIMIT),
-                                     help=_help("limit"))
-        ] = None,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help=_help("dry_run"))] = False,
-        username: Annotated[str | None, typer.Option("--username", help=_help("username"))] = None,
-        delay: Annotated[
-            float, typer.Option("--delay", callback=in_range(*_DELAY), help=_help("delay"))
-        ] = 0.5,
-        wait: WaitFlag = False,
-        json_output: JsonFlag = False,
-        job_id: JobIdOption = None,
-        schedule: ScheduleFlag = None,
-        tz: TzFlag = "UTC",
-    ) -> None:
+        job: JobFlags,
+        disciplines: Annotated[str, _F.option("disciplines")] = _F.default("disciplines"),
+        year: Annotated[int | None, _F.option("year")] = _F.default("year"),
+        month: Annotated[int | None, _F.option("month")] = _F.default("month"),
+        limit: Annotated[int | None, _F.option("limit")] = _F.default("limit"),
+        dry_run: Annotated[bool, _F.option("dry_run")] = _F.default("dry_run"),
+        username: Annotated[str | None, _F.option("username")] = _F.default("username"),
+        delay: Annotated[float, _F.option("delay")] = _F.default("delay"),
+    ) -> int:
         """Fetch and sync Peloton's class library (replaces sync_class_library)."""
-        output = Output(json_mode=json_output)
         options = build_options(
             SyncClassLibraryOptions, disciplines=disciplines, year=year, month=month, limit=limit, dry_run=dry_run,
             username=username, delay=delay,
         )
-        code = submit(
-            deps, output, deps.load_settings(), service=SERVICE, command=COMMAND, options=options, job_id=job_id,
-            wait=wait, on_result=print_report, schedule=schedule, timezone=tz,
-        )
-        raise typer.Exit(code)
+        return job.submit(deps, SERVICE, COMMAND, options, on_result=print_report)
 
     @sub.command("connect")
     @guard

@@ -2,7 +2,7 @@
 
 Changes need FERRY_API_TOKEN (the status service's bearer token). Options are validated here with
 the command's own model, so a bad value is refused before anything is sent. `create_schedule` is
-also what a job command's `--schedule HH:MM|CRON [--tz ZONE]` calls instead of publishing.
+also what a job command's `--schedule HH:MM [--tz ZONE]` (cli/job_flags.py) calls instead of publishing.
 """
 
 from __future__ import annotations
@@ -19,43 +19,12 @@ from rich.table import Table
 
 from ferry.cli.context import Deps, Output, guard
 from ferry.cli.errors import Refused, StatusApiError, StatusUnreachable
+from ferry.cli.flags import ApiJsonFlag
 from ferry.cli.publish import safe_url
 from ferry.contracts import Options, UnknownCommand, command_spec
 from ferry.settings import FerrySettings
 
 OVERLAP = ("skip", "allow")
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print the API's JSON.")]
-
-
-def _daily_time(value: str | None) -> str | None:
-    if value is None:
-        return None
-    from ferry.contracts.content_fetch import check_daily_time
-
-    try:
-        return check_daily_time(value)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc)) from None
-
-
-def _zone(value: str) -> str:
-    from zoneinfo import ZoneInfoNotFoundError
-
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise typer.BadParameter(f"{value!r} is not an IANA time zone (e.g. Europe/Madrid)") from None
-    return value
-
-
-ScheduleFlag = Annotated[
-    str | None,
-    typer.Option(
-        "--schedule", callback=_daily_time, metavar="HH:MM",
-        help="Instead of running now, create a daily schedule at this time (see --tz) in the status service.",
-    ),
-]
-TzFlag = Annotated[str, typer.Option("--tz", callback=_zone, help="The --schedule's IANA time zone.")]
 
 
 def _request(deps: Deps, settings: FerrySettings, method: str, path: str, *, token: bool, **kw: Any) -> Any:
@@ -140,7 +109,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
         catch_up: Annotated[bool, typer.Option("--catch-up", help="Fire a missed due time once.")] = False,
         overlap: Annotated[str, typer.Option("--overlap", help="skip or allow a run while one is going.")] = "skip",
         paused: Annotated[bool, typer.Option("--paused", help="Create it paused.")] = False,
-        json_output: JsonFlag = False,
+        json_output: ApiJsonFlag = False,
     ) -> None:
         """Run SERVICE COMMAND on a schedule, e.g. `ferry schedules add telemetry-janitor clear
         --schedule 03:00 --tz Europe/Madrid -o status=DONE`."""
@@ -160,7 +129,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
 
     @group.command("list")
     @guard
-    def list_schedules(json_output: JsonFlag = False) -> None:
+    def list_schedules(json_output: ApiJsonFlag = False) -> None:
         """Every schedule with its next run in its own time zone."""
         output = Output(json_mode=json_output)
         rows = _request(deps, deps.load_settings(), "GET", "/schedules", token=False)
@@ -189,18 +158,18 @@ def register(app: typer.Typer, deps: Deps) -> None:
 
     @group.command("pause")
     @guard
-    def pause(schedule_id: Annotated[UUID, typer.Argument()], json_output: JsonFlag = False) -> None:
+    def pause(schedule_id: Annotated[UUID, typer.Argument()], json_output: ApiJsonFlag = False) -> None:
         """Stop firing a schedule."""
         _change(schedule_id, "pause", json_output)
 
     @group.command("resume")
     @guard
-    def resume(schedule_id: Annotated[UUID, typer.Argument()], json_output: JsonFlag = False) -> None:
+    def resume(schedule_id: Annotated[UUID, typer.Argument()], json_output: ApiJsonFlag = False) -> None:
         """Fire it again, from its next due time after now."""
         _change(schedule_id, "resume", json_output)
 
     @group.command("delete")
     @guard
-    def delete(schedule_id: Annotated[UUID, typer.Argument()], json_output: JsonFlag = False) -> None:
+    def delete(schedule_id: Annotated[UUID, typer.Argument()], json_output: ApiJsonFlag = False) -> None:
         """Delete a schedule (its past jobs stay)."""
         _change(schedule_id, "delete", json_output)

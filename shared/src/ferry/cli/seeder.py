@@ -12,13 +12,14 @@ from typing import Annotated, Any
 
 import typer
 
-from ferry.cli.context import Deps, Output, guard, load_settings
-from ferry.cli.janitor import JobIdOption, JsonFlag, WaitFlag
-from ferry.cli.schedules import ScheduleFlag, TzFlag
-from ferry.cli.submit import build_options, submit
+from ferry.cli.context import Deps, guard, load_settings
+from ferry.cli.flags import ModelFlags
+from ferry.cli.job_flags import JobFlags, with_job_flags
+from ferry.cli.submit import build_options
 from ferry.contracts import SeedOptions
 
 SERVICE = "gh-seeder"
+_F = ModelFlags(SeedOptions)
 
 
 def check_project(project: str | None) -> None:
@@ -44,32 +45,17 @@ def register(app: typer.Typer, deps: Deps) -> None:
 
     @sub.command("seed")
     @guard
+    @with_job_flags
     def seed(
-        project: Annotated[
-            str | None, typer.Option("--project", help="A preset of repositories (FERRY_GH_SEEDER_PROJECTS).")
-        ] = None,
-        repo: Annotated[str | None, typer.Option("--repo", help="One repository, OWNER/NAME.")] = None,
-        checkpoint_file: Annotated[
-            str | None,
-            typer.Option(
-                "--checkpoint-file",
-                help="seed_real_projects' JSON checkpoint: read at start, rewritten as the crawl goes; a name "
-                "relative to the worker's checkpoint directory (FERRY_GH_SEEDER_CHECKPOINT_DIR), no '..'.",
-            ),
-        ] = None,
-        max_prs: Annotated[int | None, typer.Option("--max-prs", help="At most N pull requests per repo.")] = None,
-        days_back: Annotated[
-            int | None, typer.Option("--days-back", help="Only pull requests created in the last N days.")
-        ] = None,
-        dry_run: Annotated[bool, typer.Option("--dry-run", help="List and count; fetch nothing else.")] = False,
-        wait: WaitFlag = False,
-        json_output: JsonFlag = False,
-        job_id: JobIdOption = None,
-        schedule: ScheduleFlag = None,
-        tz: TzFlag = "UTC",
-    ) -> None:
+        job: JobFlags,
+        project: Annotated[str | None, _F.option("project")] = _F.default("project"),
+        repo: Annotated[str | None, _F.option("repo")] = _F.default("repo"),
+        checkpoint_file: Annotated[str | None, _F.option("checkpoint_file")] = _F.default("checkpoint_file"),
+        max_prs: Annotated[int | None, _F.option("max_prs")] = _F.default("max_prs"),
+        days_back: Annotated[int | None, _F.option("days_back")] = _F.default("days_back"),
+        dry_run: Annotated[bool, _F.option("dry_run")] = _F.default("dry_run"),
+    ) -> int:
         """Crawl pull requests, reviews, commits and files (replaces seed_real_projects)."""
-        output = Output(json_mode=json_output)
         options = build_options(
             SeedOptions,
             project=project,
@@ -80,8 +66,4 @@ def register(app: typer.Typer, deps: Deps) -> None:
             dry_run=dry_run,
         )
         check_project(options.project)
-        code = submit(
-            deps, output, deps.load_settings(), service=SERVICE, command="seed", options=options, job_id=job_id,
-            wait=wait, schedule=schedule, timezone=tz,
-        )
-        raise typer.Exit(code)
+        return job.submit(deps, SERVICE, "seed", options)

@@ -15,6 +15,7 @@ from pydantic import ValidationError
 
 from ferry.cli.context import Deps, Output, requested_by
 from ferry.cli.errors import Refused
+from ferry.cli.flags import flag
 from ferry.cli.follow import exit_code, final_json, follow, report_end
 from ferry.cli.publish import publish
 from ferry.cli.schedules import create_schedule
@@ -23,31 +24,6 @@ from ferry.contracts import Command, Options, command_spec
 from ferry.settings import FerrySettings
 
 OptionsT = TypeVar("OptionsT", bound=Options)
-
-
-def flag(field: str) -> str:
-    """The CLI flag of an options field: `batch_size` -> `--batch-size`."""
-    return "--" + field.replace("_", "-")
-
-
-def bounds(model: type[Options], field: str) -> tuple[Any, Any]:
-    """The (min, max) a numeric options field allows, from its pydantic constraints."""
-    low = high = None
-    for constraint in model.model_fields[field].metadata:
-        low = getattr(constraint, "ge", low)
-        high = getattr(constraint, "le", high)
-    return low, high
-
-
-def field_help(model: type[Options], field: str) -> str:
-    """A flag's help from its options field: the description, and its range when it has one."""
-    text = str(model.model_fields[field].description or "")
-    low, high = bounds(model, field)
-    if low is None and high is None:
-        return text
-    from ferry.cli.flags import describe
-
-    return f"{text} ({describe(low, high)})"
 
 
 def build_options(model: type[OptionsT], **values: Any) -> OptionsT:
