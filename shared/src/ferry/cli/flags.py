@@ -9,15 +9,14 @@ service can never disagree on them. The checks run as typer callbacks, so a bad 
 from __future__ import annotations
 
 import re
-import types
 from collections.abc import Callable, Sequence
-from enum import Enum
-from typing import Annotated, Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, TypeVar
 
 import typer
 from pydantic_core import PydanticUndefined
 
-from ferry.contracts import Options
+from ferry.contracts import Options, fields
+from ferry.contracts.fields import bounds, choices
 
 T = TypeVar("T")
 Check = Callable[[Any], Any]
@@ -90,34 +89,12 @@ def flag(field: str) -> str:
     return "--" + field.replace("_", "-")
 
 
-def bounds(model: type[Options], field: str) -> tuple[Any, Any]:
-    """The (min, max) a numeric options field allows, from its pydantic constraints."""
-    low = high = None
-    for constraint in model.model_fields[field].metadata:
-        low = getattr(constraint, "ge", low)
-        high = getattr(constraint, "le", high)
-    return low, high
-
-
-def choices(model: type[Options], field: str) -> list[str] | None:
-    """The values an options field allows, when its type is an enum or a Literal (None also allowed
-    when it is optional); None for any other type."""
-    annotation = model.model_fields[field].annotation
-    if get_origin(annotation) in (Union, types.UnionType):
-        (annotation,) = [arg for arg in get_args(annotation) if arg is not type(None)]
-    if isinstance(annotation, type) and issubclass(annotation, Enum):
-        return [str(member.value) for member in annotation]
-    if get_origin(annotation) is Literal:
-        return [str(value) for value in get_args(annotation)]
-    return None
-
-
 def model_default(model: type[Options], field: str) -> Any:
     """An options field's default as a flag takes it (an enum member as its value)."""
-    default = model.model_fields[field].default
-    if default is PydanticUndefined:
+    value = fields.default(model, field)
+    if value is PydanticUndefined:
         raise TypeError(f"{model.__name__}.{field} has no default: a flag cannot leave it out")
-    return default.value if isinstance(default, Enum) else default
+    return value
 
 
 def field_help(model: type[Options], field: str) -> str:

@@ -3,15 +3,12 @@ every field's type, default, allowed values, bounds and help."""
 
 from __future__ import annotations
 
-import types
 from dataclasses import dataclass, field
-from enum import Enum
-from typing import Any, Union, get_args, get_origin
+from typing import Any
 
-import annotated_types
-from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
+from ferry.contracts import fields
 from ferry.contracts.base import Options
 from ferry.contracts.registry import COMMANDS, CommandSpec
 
@@ -57,43 +54,22 @@ class CommandForm:
         return (self.values.get(f.name) == "on") if self.values else f.default == "on"
 
 
-def _unwrap_optional(annotation: Any) -> tuple[Any, bool]:
-    if get_origin(annotation) in (Union, types.UnionType):
-        args = [a for a in get_args(annotation) if a is not type(None)]
-        if len(args) == 1:
-            return args[0], True
-    return annotation, False
-
-
-def _bounds(info: FieldInfo) -> tuple[str, str]:
-    low = high = ""
-    for item in info.metadata:
-        if isinstance(item, annotated_types.Ge | annotated_types.Gt):
-            low = str(getattr(item, "ge", getattr(item, "gt", "")))
-        if isinstance(item, annotated_types.Le | annotated_types.Lt):
-            high = str(getattr(item, "le", getattr(item, "lt", "")))
-    return low, high
-
-
-def _default(info: FieldInfo) -> Any:
-    return None if info.default is PydanticUndefined else info.default
-
-
-def form_field(name: str, info: FieldInfo) -> FormField:
-    base, optional = _unwrap_optional(info.annotation)
-    default = _default(info)
+def form_field(model: type[Options], name: str) -> FormField:
+    info = model.model_fields[name]
+    base, optional = fields.base_type(model, name)
+    default = fields.default(model, name)
+    default = None if default is PydanticUndefined else default
     label = name.replace("_", " ")
     help_text = info.description or ""
     required = info.is_required()
     if base is bool:
         return FormField(name, label, "checkbox", help_text, "on" if default else "", False)
-    if isinstance(base, type) and issubclass(base, Enum):
-        choices = tuple(str(m.value) for m in base)
-        shown = "" if default is None else str(default.value if isinstance(default, Enum) else default)
-        return FormField(name, label, "select", help_text, shown, required, ("",) * optional + choices)
     shown = "" if default is None else str(default)
+    allowed = fields.choices(model, name)
+    if allowed is not None:
+        return FormField(name, label, "select", help_text, shown, required, ("",) * optional + tuple(allowed))
     if base in (int, float):
-        low, high = _bounds(info)
+        low, high = ("" if bound is None else str(bound) for bound in fields.bounds(model, name))
         return FormField(name, label, "number", help_text, shown, required, minimum=low, maximum=high,
                          step="1" if base is int else "any")
     return FormField(name, label, "text", help_text, shown, required)
@@ -103,7 +79,7 @@ def command_form(spec: CommandSpec) -> CommandForm:
     model: type[Options] = spec.options
     summary = (model.__doc__ or "").strip().splitlines()[0] if model.__doc__ else spec.replaces
     return CommandForm(spec.service, spec.command, summary,
-                       tuple(form_field(n, i) for n, i in model.model_fields.items()))
+                       tuple(form_field(model, name) for name in model.model_fields))
 
 
 def all_forms() -> list[CommandForm]:
@@ -114,8 +90,8 @@ def options_from_form(spec: CommandSpec, data: dict[str, str]) -> dict[str, Any]
     """The options a submitted form asks for: unchecked boxes are false, empty fields keep their
     default; the options model validates the rest (and names what is wrong)."""
     options: dict[str, Any] = {}
-    for name, info in spec.options.model_fields.items():
-        base, _ = _unwrap_optional(info.annotation)
+    for name in spec.options.model_fields:
+        base, _ = fields.base_type(spec.options, name)
         raw = data.get(name, "")
         if base is bool:
             options[name] = raw in ("on", "true", "1")
