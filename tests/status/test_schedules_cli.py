@@ -59,3 +59,40 @@ def test_bad_values_are_refused_before_anything_is_sent(infra: Infra) -> None:
                      "clear", "--schedule", "14:30")
     assert no_token.returncode == 2
     assert "FERRY_API_TOKEN" in no_token.stderr
+
+
+def test_a_schedule_with_its_own_notifications_keeps_the_webhook_secret(infra: Infra, tmp_path: Path) -> None:
+    hook = "https://hooks.example.com/services/T0/B0/s3cr3t-path"
+    with running_service("ferry-status", infra, tmp_path, FERRY_API_TOKEN=TOKEN) as status:
+        env = infra.env(FERRY_STATUS_URL=status.url, FERRY_API_TOKEN=TOKEN)
+        added = ferry(env, "schedules", "add", "telemetry-janitor", "clear", "--schedule", "03:00",
+                      "--notify-on", "FAILED", "--notify-on", "rejected", "--notify-url", hook, "--json")
+        assert added.returncode == 0, added.stderr
+        schedule = json.loads(added.stdout)
+        assert schedule["notify_on"] == ["failed", "rejected"]
+        assert "hooks.example.com" in schedule["notify_url"]
+        assert "s3cr3t-path" not in added.stdout
+
+        silent = ferry(env, "schedules", "add", "telemetry-janitor", "clear", "--schedule", "04:00",
+                       "--notify-on", "none", "--json")
+        assert silent.returncode == 0, silent.stderr
+        assert json.loads(silent.stdout)["notify_on"] == []
+        listed = ferry(env, "schedules", "list", "--json")
+        assert "s3cr3t-path" not in listed.stdout
+        assert "s3cr3t-path" not in status.logs()
+
+
+def test_bad_zones_and_notification_flags_are_refused_before_anything_is_sent(infra: Infra) -> None:
+    env = infra.env(FERRY_STATUS_URL="http://127.0.0.1:9", FERRY_API_TOKEN=TOKEN)
+    add = ("schedules", "add", "telemetry-janitor", "clear", "--schedule", "14:30")
+    for extra, flag, said in [
+        (("--tz", "Mars/Olympus_Mons"), "--tz", "not an IANA time zone"),
+        (("--notify-on", "sometimes"), "--notify-on", "completed"),
+        (("--notify-on", "none", "--notify-on", "failed"), "--notify-on", "cannot be combined"),
+        (("--notify-url", "ftp://hooks.example.com/x"), "--notify-url", "http(s) URL"),
+    ]:
+        refused = ferry(env, *add, *extra)
+        assert refused.returncode == 2, (extra, refused.stderr)
+        assert flag in refused.stderr, (extra, refused.stderr)
+        assert said in refused.stderr, (extra, refused.stderr)
+        assert "127.0.0.1:9" not in refused.stderr  # refused before any request to the status service

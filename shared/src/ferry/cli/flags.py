@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from typing import Annotated, Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 from pydantic_core import PydanticUndefined
@@ -69,6 +70,15 @@ def checked(check: Callable[[str], T]) -> Callable[[str | None], T | None]:
             raise typer.BadParameter(str(exc)) from None
 
     return callback
+
+
+def zone(value: str) -> str:
+    """`value` when it names an IANA time zone, else a ValueError saying so."""
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Madrid)") from None
+    return value
 
 
 def describe(low: Any, high: Any) -> str:

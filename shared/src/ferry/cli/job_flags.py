@@ -19,24 +19,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, fields
 from typing import Annotated, Any
 from uuid import UUID
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import typer
 
 from ferry.cli.context import Deps, Output
-from ferry.cli.flags import JsonFlag, checked
+from ferry.cli.flags import JsonFlag, checked, zone
 from ferry.cli.submit import submit
 from ferry.contracts import Options
 from ferry.contracts.content_fetch import check_daily_time
-
-
-def _zone(value: str) -> str:
-    try:
-        ZoneInfo(value)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"{value!r} is not an IANA time zone (e.g. Europe/Madrid)") from None
-    return value
-
 
 ScheduleFlag = Annotated[
     str | None,
@@ -45,7 +35,7 @@ ScheduleFlag = Annotated[
         help="Instead of running now, create a daily schedule at this time (see --tz) in the status service.",
     ),
 ]
-TzFlag = Annotated[str, typer.Option("--tz", callback=checked(_zone), help="The --schedule's IANA time zone.")]
+TzFlag = Annotated[str, typer.Option("--tz", callback=checked(zone), help="The --schedule's IANA time zone.")]
 WaitFlag = Annotated[
     bool, typer.Option("--wait", help="Follow the job with a progress bar; exit 1 unless it completes.")
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -19,12 +20,37 @@ from rich.table import Table
 
 from ferry.cli.context import Deps, Output, guard
 from ferry.cli.errors import Refused, StatusApiError, StatusUnreachable
-from ferry.cli.flags import ApiJsonFlag
+from ferry.cli.flags import ApiJsonFlag, checked, metavar, one_of, zone
 from ferry.cli.publish import safe_url
-from ferry.contracts import Options, UnknownCommand, command_spec
+from ferry.contracts import FINISHED_STATUSES, Options, UnknownCommand, command_spec
 from ferry.settings import FerrySettings
 
 OVERLAP = ("skip", "allow")
+NOTIFY_ON = (*sorted(status.value for status in FINISHED_STATUSES), "none")
+
+
+def _notify_on(values: list[str] | None) -> list[str] | None:
+    """`--notify-on`'s values, each checked and in its canonical spelling; `none` only alone."""
+    if not values:
+        return values
+    values = list(dict.fromkeys(str(one_of(NOTIFY_ON)(value)) for value in values))
+    if "none" in values and len(values) > 1:
+        raise typer.BadParameter("'none' cannot be combined with statuses")
+    return values
+
+
+def _notify_statuses(values: list[str] | None) -> list[str] | None:
+    """What the API takes: None (the global setting decides), [] for `none`, else the statuses."""
+    if not values:
+        return None
+    return [] if values == ["none"] else values
+
+
+def _webhook_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("not an absolute http(s) URL with a host")
+    return value
 
 
 def _request(deps: Deps, settings: FerrySettings, method: str, path: str, *, token: bool, **kw: Any) -> Any:
@@ -57,10 +83,14 @@ def _request(deps: Deps, settings: FerrySettings, method: str, path: str, *, tok
 def create_schedule(
     deps: Deps, output: Output, settings: FerrySettings, *, service: str, command: str, options: Options,
     schedule: str, timezone: str = "UTC", catch_up: bool = False, overlap: str = "skip", paused: bool = False,
+    notify_on: list[str] | None = None, notify_url: str | None = None,
 ) -> int:
-    """Create a schedule for a command with validated options, and print it; the exit code."""
+    """Create a schedule for a command with validated options, and print it; the exit code.
+
+    `notify_on`/`notify_url` None leave the status service's global notification settings in force."""
     body = {"service": service, "command": command, "options": options.model_dump(mode="json"),
-            "schedule": schedule, "timezone": timezone, "catch_up": catch_up, "overlap": overlap, "paused": paused}
+            "schedule": schedule, "timezone": timezone, "catch_up": catch_up, "overlap": overlap, "paused": paused,
+            "notify_on": notify_on, "notify_url": notify_url}
     created = _request(deps, settings, "POST", "/schedules", token=True, json=body)
     if output.json_mode:
         output.emit_json(created)
@@ -104,19 +134,29 @@ def register(app: typer.Typer, deps: Deps) -> None:
         service: Annotated[str, typer.Argument(help="The service, e.g. telemetry-janitor.")],
         command: Annotated[str, typer.Argument(help="The command, e.g. clear.")],
         at: Annotated[str, typer.Option("--schedule", "--at", help="HH:MM (daily) or a cron expression.")],
-        tz: Annotated[str, typer.Option("--tz", help="IANA time zone, e.g. Europe/Madrid.")] = "UTC",
+        tz: Annotated[
+            str, typer.Option("--tz", callback=checked(zone), help="IANA time zone, e.g. Europe/Madrid.")
+        ] = "UTC",
         option: Annotated[list[str] | None, typer.Option("--option", "-o", help="KEY=VALUE, repeatable.")] = None,
         catch_up: Annotated[bool, typer.Option("--catch-up", help="Fire a missed due time once.")] = False,
-        overlap: Annotated[str, typer.Option("--overlap", help="skip or allow a run while one is going.")] = "skip",
+        overlap: Annotated[str, typer.Option(
+            "--overlap", callback=one_of(OVERLAP), metavar=metavar(OVERLAP),
+            help="skip or allow a run while one is going.")] = "skip",
         paused: Annotated[bool, typer.Option("--paused", help="Create it paused.")] = False,
+        notify_on: Annotated[list[str] | None, typer.Option(
+            "--notify-on", callback=_notify_on, metavar=metavar(NOTIFY_ON),
+            help="A finished status of its jobs that sends a webhook notification; repeatable; `none` for no "
+            "notifications. Not given: FERRY_STATUS_NOTIFY_ON decides.")] = None,
+        notify_url: Annotated[str | None, typer.Option(
+            "--notify-url", callback=checked(_webhook_url),
+            help="Webhook for its jobs' notifications (kept secret: shown masked). Not given: "
+            "FERRY_STATUS_NOTIFY_URL.")] = None,
         json_output: ApiJsonFlag = False,
     ) -> None:
         """Run SERVICE COMMAND on a schedule, e.g. `ferry schedules add telemetry-janitor clear
         --schedule 03:00 --tz Europe/Madrid -o status=DONE`."""
         from ferry.cli.submit import build_options
 
-        if overlap not in OVERLAP:
-            raise typer.BadParameter(f"{overlap!r} is not one of {', '.join(OVERLAP)}.", param_hint="'--overlap'")
         try:
             spec = command_spec(service, command)
         except UnknownCommand as exc:
@@ -125,6 +165,7 @@ def register(app: typer.Typer, deps: Deps) -> None:
         raise typer.Exit(create_schedule(
             deps, Output(json_mode=json_output), deps.load_settings(), service=service, command=command,
             options=options, schedule=at, timezone=tz, catch_up=catch_up, overlap=overlap, paused=paused,
+            notify_on=_notify_statuses(notify_on), notify_url=notify_url,
         ))
 
     @group.command("list")
