@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
@@ -35,6 +36,8 @@ log = structlog.get_logger(__name__)
 Parsed = tuple[AbstractIncomingMessage, JobEvent, str]
 COLLECT_CHUNK = 1000
 """Deliveries parsed before the writer is told there is work (the writer takes all there is)."""
+GC_YOUNG_THRESHOLD = 50_000
+"""Allocations between two young garbage collections while the ingester runs (Python's default: 700)."""
 
 
 def parse(body: bytes) -> tuple[JobEvent, str] | str:
@@ -77,6 +80,8 @@ class Ingester:
         self._queue: aio_pika.abc.AbstractQueue | None = None
         self._dead_channel: aio_pika.abc.AbstractChannel | None = None  # opened at the first rejection
         self._dead_letters: aio_pika.abc.AbstractExchange | None = None
+        self._depth_channel: aio_pika.abc.AbstractChannel | None = None
+        self._backlog = False  # the queue holds events not yet delivered (see _watch_depth)
         self._tag: str | None = None
         self._pending: list[Parsed] = []  # parsed, in delivery order, not yet taken by the writer
         self._ready = asyncio.Event()  # something is pending
@@ -86,10 +91,17 @@ class Ingester:
         self._idle = asyncio.Event()
         self._idle.set()
         self._stopping = False
+        # A batch is full at `batch` events, or at all the broker will hand over before an ack.
+        self._fills = min(settings.status_ingest_batch, settings.status_ingest_prefetch)
         self.db_available = True
 
     async def start(self) -> None:
         """Declare the queue (and the exchanges it needs) and start consuming."""
+        # Up to `prefetch` deliveries and their parsed events are alive at once, and each of them
+        # outlives a few hundred young collections: with the default threshold the collector
+        # walks them over and over (a fifth of the process's CPU while draining a deep queue).
+        young, *older = gc.get_threshold()
+        gc.set_threshold(max(young, GC_YOUNG_THRESHOLD), *older)
         channel = await self._connection.channel(publisher_confirms=False)
         assert isinstance(channel, AbstractRobustChannel)
         await channel.set_qos(prefetch_count=self._settings.status_ingest_prefetch)
@@ -100,6 +112,7 @@ class Ingester:
         self._tasks = [
             asyncio.create_task(self._guarded(self._collect), name="status-ingest-collect"),
             asyncio.create_task(self._guarded(self._write_batches), name="status-ingest-write"),
+            asyncio.create_task(self._guarded(self._watch_depth), name="status-ingest-depth"),
         ]
         log.info("ingesting events", queue=topology.STATUS_EVENTS.name, batch=self._settings.status_ingest_batch,
                  prefetch=self._settings.status_ingest_prefetch)
@@ -111,16 +124,17 @@ class Ingester:
         if self._queue is not None and self._tag is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._queue.cancel(self._tag), 5)
-        collect, write = self._tasks or (None, None)
-        if collect is not None:
-            collect.cancel()
-            await asyncio.gather(collect, return_exceptions=True)
+        collect, write, depth = self._tasks or (None, None, None)
+        for task in (collect, depth):
+            if task is not None:
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._idle.wait(), grace_s)
         if write is not None:
             write.cancel()
             await asyncio.gather(write, return_exceptions=True)
-        for channel in (self._channel, self._dead_channel):
+        for channel in (self._channel, self._dead_channel, self._depth_channel):
             if channel is not None:
                 with contextlib.suppress(Exception):
                     await channel.close()
@@ -169,7 +183,7 @@ class Ingester:
                     self._pending.append((message, *parsed))
             if self._pending:
                 self._ready.set()
-            if len(self._pending) >= self._settings.status_ingest_batch:
+            if len(self._pending) >= self._fills:
                 self._full.set()
 
     async def _write_batches(self) -> None:
@@ -183,11 +197,12 @@ class Ingester:
             await self._ready.wait()
             left = self._pending_since + linger - loop.time()
             if len(self._pending) < limit and left > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._full.wait(), left)
+                await self._wait_full(left)
+            while linger > 0 and not self._full.is_set() and not self._stopping and self._backlog:
+                await self._wait_full(linger)
             good, self._pending = self._pending[:limit], self._pending[limit:]
             self._pending_since = loop.time()
-            if len(self._pending) < limit:
+            if len(self._pending) < self._fills:
                 self._full.clear()
             if not self._pending:
                 self._ready.clear()
@@ -197,6 +212,31 @@ class Ingester:
                 await self._ack([m for m, _, _ in good])
             finally:
                 self._idle.set()
+
+    async def _wait_full(self, seconds: float) -> None:
+        """Until a batch is full, at most `seconds`. A batch that waited `wait_ms` goes on
+        filling while `_backlog`: its events are late already, and one large batch stores them
+        faster than many small ones."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._full.wait(), seconds)
+
+    async def _watch_depth(self) -> None:
+        """Keep `_backlog` telling whether the queue holds events the broker has not handed over
+        yet. Asked on a channel of its own (a slow answer holds up nothing, and an error there
+        cannot close the consumer's channel), every half `wait_ms`."""
+        interval = max(0.05, self._settings.status_ingest_wait_ms / 2000)
+        channel: aio_pika.abc.AbstractChannel | None = None
+        while True:
+            try:
+                if channel is None or channel.is_closed:
+                    channel = self._depth_channel = await self._connection.channel(publisher_confirms=False)
+                transport = await channel.get_underlay_channel()
+                declared = await transport.queue_declare(topology.STATUS_EVENTS.name, passive=True)
+                self._backlog = bool(declared.message_count)
+            except Exception as exc:  # the broker is away: no backlog known; ask again later
+                self._backlog = False
+                log.debug("queue depth unknown", error=repr(exc))
+            await asyncio.sleep(interval)
 
     async def _write(self, good: list[Parsed]) -> None:
         started = asyncio.get_running_loop().time()

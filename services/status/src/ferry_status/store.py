@@ -36,21 +36,34 @@ def _adopted(column: str, keep_old: bool = False) -> str:
     return f"{column} = CASE WHEN {_ADOPT} THEN {new} ELSE j.{column} END"
 
 
+_STATUS_OF_TYPE = "CASE type " + " ".join(f"WHEN '{t}' THEN '{s}'" for t, s in STATUS_AFTER.items()) + " END"
+BATCH_TABLE = "pg_temp.status_ingest_batch"
+_BATCH_COLUMNS = (
+    ("event_id", "uuid"), ("job_id", "uuid"), ("seq", "int4"), ("type", "text"), ("service", "text"),
+    ("command", "text"), ("at", "timestamptz"), ("body", "text"), ("total", "int8"), ("processed", "int8"),
+    ("succeeded", "int8"), ("failed", "int8"), ("skipped", "int8"), ("message", "text"), ("error", "text"),
+    ("result", "text"), ("requested_by", "text"), ("options", "text"),
+)
+# The batch is copied (binary COPY: a few µs of client CPU an event, a third of what 18 parameter
+# arrays cost) into a temporary table of the connection's own, emptied by the commit. The JSON
+# columns travel as text: the pool's json codec would quote a string.
+_CREATE_BATCH_TABLE = (
+    f"CREATE TEMP TABLE IF NOT EXISTS {BATCH_TABLE.removeprefix('pg_temp.')}"
+    f" ({', '.join(f'{name} {kind}' for name, kind in _BATCH_COLUMNS)}) ON COMMIT DELETE ROWS"
+)
+
+# Only the events' insert reads the bodies: the rest of the statement works on narrow rows (a
+# 10,000-event batch then sorts in memory instead of spilling to disk).
 _WRITE_EVENTS = f"""
-WITH incoming AS (
-    SELECT * FROM unnest(
-        $1::uuid[], $2::uuid[], $3::int4[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[],
-        $9::text[], $10::int8[], $11::int8[], $12::int8[], $13::int8[], $14::int8[], $15::text[], $16::text[],
-        $17::text[], $18::text[], $19::text[]
-    ) AS t(event_id, job_id, seq, type, service, command, at, body, status, total, processed, succeeded,
-           failed, skipped, message, error, result, requested_by, options)
-), ins AS (
+WITH ins AS (
     INSERT INTO {EVENTS} (event_id, job_id, seq, type, service, command, at, body)
-    SELECT event_id, job_id, seq, type, service, command, at, body::json FROM incoming
+    SELECT event_id, job_id, seq, type, service, command, at, body::json FROM {BATCH_TABLE}
     ON CONFLICT (event_id) DO NOTHING
     RETURNING event_id
-), fresh AS (
-    SELECT DISTINCT ON (i.event_id) i.* FROM incoming i JOIN ins USING (event_id)
+), fresh AS (  -- the events stored now (not redeliveries): the ones folded into their jobs
+    SELECT job_id, seq, service, command, at, {_STATUS_OF_TYPE} AS status, total, processed, succeeded,
+           failed, skipped, message, error, result, requested_by, options
+    FROM {BATCH_TABLE} WHERE event_id IN (SELECT event_id FROM ins)
 ), span AS (
     SELECT job_id, min(at) AS first_at,
            min(at) FILTER (WHERE status = 'running') AS started_at,
@@ -59,8 +72,8 @@ WITH incoming AS (
     FROM fresh GROUP BY job_id
 ), latest AS (
     SELECT DISTINCT ON (job_id) * FROM fresh ORDER BY job_id, seq DESC
-), before AS (  -- the statement's snapshot: each job's status before this batch
-    SELECT j.job_id, j.status FROM latest l JOIN {JOBS} j USING (job_id)
+), before AS (  -- the statement's snapshot: the status, before this batch, of each job it may finish
+    SELECT j.job_id, j.status FROM latest l JOIN {JOBS} j USING (job_id) WHERE l.status IN {_FINISHED}
 ), up AS (
     INSERT INTO {JOBS} AS j (job_id, service, command, status, total, processed, succeeded, failed, skipped,
         last_seq, message, error, result, created_at, started_at, finished_at, updated_at, requested_by, options,
@@ -80,16 +93,19 @@ WITH incoming AS (
         updated_at = now(), last_event_at = now()
     RETURNING j.job_id, j.status, j.service, j.schedule_id
 ), notify AS (
-    -- A job this batch finished queues its notification (once: the primary key) if its schedule
-    -- asks (its `notify_on`, else the global statuses $20, to its URL or the global one: $22 says
-    -- there is one), or else if the global filter does ($20 statuses, $21 services, empty: all).
+    -- A job this batch finished (its newest event here is a finished one, adopted, and the job was
+    -- not finished before) queues its notification (once: the primary key) if its schedule asks
+    -- (its `notify_on`, else the global statuses $1, to its URL or the global one: $3 says there
+    -- is one), or else if the global filter does ($1 statuses, $2 services, empty: all). Only jobs
+    -- finishing here are looked at: a job whose newest event here is not a finished one either
+    -- stays unfinished or was finished already.
     INSERT INTO {NOTIFICATIONS} (job_id, status)
-    SELECT u.job_id, u.status FROM up u LEFT JOIN before b USING (job_id)
+    SELECT u.job_id, u.status FROM up u JOIN latest l USING (job_id) LEFT JOIN before b USING (job_id)
         LEFT JOIN {SCHEDULES} s ON s.schedule_id = u.schedule_id
-    WHERE u.status IN {_FINISHED} AND (b.status IS NULL OR b.status NOT IN {_FINISHED})
+    WHERE l.status IN {_FINISHED} AND u.status IN {_FINISHED} AND (b.status IS NULL OR b.status NOT IN {_FINISHED})
       AND CASE WHEN s.notify_on IS NOT NULL OR s.notify_url IS NOT NULL
-               THEN u.status = ANY(COALESCE(s.notify_on, $20::text[])) AND (s.notify_url IS NOT NULL OR $22)
-               ELSE $22 AND u.status = ANY($20::text[]) AND (cardinality($21::text[]) = 0 OR u.service = ANY($21))
+               THEN u.status = ANY(COALESCE(s.notify_on, $1::text[])) AND (s.notify_url IS NOT NULL OR $3)
+               ELSE $3 AND u.status = ANY($1::text[]) AND (cardinality($2::text[]) = 0 OR u.service = ANY($2))
           END
     ON CONFLICT (job_id) DO NOTHING
     RETURNING 1
@@ -144,21 +160,35 @@ async def write_events(
     conn: Executor, events: Sequence[tuple[JobEvent, str]], notify: NotifyFilter | None = None
 ) -> tuple[int, int]:
     """Store `(event, raw JSON body)` pairs once each and fold them into their jobs' rows, in one
-    statement (so one transaction), queueing a notification for each job that finishes by them
-    and `notify` (or its schedule) selects. Returns (events newly stored, job rows written)."""
-    columns: list[list[Any]] = [[] for _ in range(19)]
-    for event, body in events:
-        values = (
-            event.event_id, event.job_id, event.seq, event.type.value, event.service, event.command, event.at,
-            body, STATUS_AFTER[event.type].value, event.total, event.processed, event.succeeded, event.failed,
-            event.skipped, event.message, _error_of(event), _result_of(event), *_request_of(event),
-        )
-        for column, value in zip(columns, values, strict=True):
-            column.append(value)
+    transaction, queueing a notification for each job that finishes by them and `notify` (or its
+    schedule) selects. Returns (events newly stored, job rows written)."""
+    if isinstance(conn, asyncpg.Pool):
+        async with conn.acquire() as own:
+            return await write_events(own, events, notify)
     notify = notify or NotifyFilter()
-    row = await conn.fetchrow(_WRITE_EVENTS, *columns, list(notify.statuses), list(notify.services), notify.has_url)
+    async with conn.transaction():
+        await conn.execute(_CREATE_BATCH_TABLE)
+        await conn.copy_records_to_table(
+            BATCH_TABLE.removeprefix("pg_temp."), schema_name="pg_temp", records=_batch_rows(events),
+            columns=[name for name, _ in _BATCH_COLUMNS],
+        )
+        row = await conn.fetchrow(_WRITE_EVENTS, list(notify.statuses), list(notify.services), notify.has_url)
     assert row is not None
     return int(row["inserted"]), int(row["jobs"])
+
+
+def _batch_rows(events: Sequence[tuple[JobEvent, str]]) -> list[tuple[Any, ...]]:
+    """The batch's rows, each event once (the first copy of an event_id the batch repeats)."""
+    rows: dict[UUID, tuple[Any, ...]] = {}
+    for event, body in events:
+        if event.event_id in rows:
+            continue
+        rows[event.event_id] = (
+            event.event_id, event.job_id, event.seq, event.type.value, event.service, event.command, event.at,
+            body, event.total, event.processed, event.succeeded, event.failed, event.skipped, event.message,
+            _error_of(event), _result_of(event), *_request_of(event),
+        )
+    return list(rows.values())
 
 
 async def claim_job_id(
