@@ -29,6 +29,7 @@ from ferry import topology
 from ferry.contracts import CANCEL, Command
 from ferry.jobs.infra import is_outage
 from ferry_status import store
+from ferry_status.consumers import consumer_problem
 
 log = structlog.get_logger(__name__)
 PREFETCH = 50
@@ -101,15 +102,7 @@ class CommandRecorder:
 
     async def consuming(self) -> str | None:
         """None when the consumer is registered on an open channel, else what is wrong."""
-        if self._channel is None or self._tag is None:
-            return "not started"
-        try:
-            channel = await asyncio.wait_for(self._channel.get_underlay_channel(), 1.0)
-        except Exception:
-            return "channel not open"
-        if channel.is_closed or self._tag not in getattr(channel, "consumers", {}):
-            return "consumer not registered"
-        return None
+        return await consumer_problem(self._channel, self._tag)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         seen = read_command(message.routing_key or "", message.body)

@@ -28,6 +28,7 @@ from ferry import topology
 from ferry.contracts import JobEvent
 from ferry.jobs.infra import is_outage
 from ferry_status import store
+from ferry_status.consumers import consumer_problem
 from ferry_status.metrics import Metrics
 from ferry_status.settings import StatusSettings
 
@@ -141,17 +142,11 @@ class Ingester:
 
     async def consuming(self) -> str | None:
         """None when the consumer is registered on an open channel, else what is wrong."""
-        if not self._tasks or self._channel is None or self._tag is None:
+        if not self._tasks:
             return "not started"
         if any(task.done() for task in self._tasks):
             return "ingest loop stopped"
-        try:
-            channel = await asyncio.wait_for(self._channel.get_underlay_channel(), 1.0)
-        except Exception:
-            return "channel not open"
-        if channel.is_closed or self._tag not in getattr(channel, "consumers", {}):
-            return "consumer not registered"
-        return None
+        return await consumer_problem(self._channel, self._tag)
 
     async def _on_message(self, message: AbstractIncomingMessage) -> None:
         self._inbox.put_nowait(message)
