@@ -5,11 +5,13 @@ from __future__ import annotations
 import asyncio
 from uuid import uuid4
 
+import aiormq.exceptions
 import asyncpg
 import httpx
 import pytest
 
 from ferry.contracts import JobEvent
+from ferry.jobs.model import StepMessage
 from ferry.jobs.store import OutboxMessage
 from ferry.service import DELIVERIES
 from tests.runtime.harness import SERVICE, CountOptions, EventTap, toy_service
@@ -106,6 +108,30 @@ async def test_cancel_stops_between_items(infra: Infra) -> None:
         final = await tap.until(job_id, FINAL, timeout=30)
     assert final.type == "cancelled"
     assert final.processed < 200
+
+
+async def test_a_flush_keeps_in_the_outbox_only_what_the_broker_did_not_take(infra: Infra) -> None:
+    """Messages go out together; one the broker refuses (no queue) stays for the relay, the rest are sent."""
+    async with toy_service(infra) as app, EventTap.open(infra) as tap:
+        job_id = await tap.start(CountOptions(items=1))
+        await tap.until(job_id, FINAL)
+        runtime = app.state.runtime
+        async with runtime.pool.acquire() as conn, asyncio.timeout(10):  # the job's last messages: sent, then deleted
+            while await conn.fetchval("SELECT count(*) FROM toy.outbox"):
+                await asyncio.sleep(0.05)
+        events = [JobEvent(job_id=job_id, service="toy", command="count", type="progress", seq=90 + n,
+                           message=f"sent {n}") for n in range(3)]
+        lost = OutboxMessage.step("toy.no-such-queue", StepMessage(job_id=job_id, step_no=99))
+        staged = [*map(OutboxMessage.event, events), lost]
+        async with runtime.pool.acquire() as conn:
+            await runtime.store.stage(conn, staged)
+        with pytest.raises(aiormq.exceptions.PublishError, match="NO_ROUTE"):
+            await runtime.outbox.flush(staged)
+        seen = {(await tap.until(job_id, {"progress"})).message for _ in range(3)}
+        async with runtime.pool.acquire() as conn:
+            left = await conn.fetch("SELECT routing_key, body FROM toy.outbox")
+    assert seen == {"sent 0", "sent 1", "sent 2"}
+    assert [(r["routing_key"], r["body"]["step_no"]) for r in left] == [("toy.no-such-queue", 99)]
 
 
 async def test_relay_publishes_what_a_dead_process_left_in_the_outbox(infra: Infra) -> None:

@@ -38,7 +38,7 @@ from ferry import topology
 from ferry.db import Migration, create_pool, ensure_database, migrate, runtime_migrations, schema_name
 from ferry.jobs.limits import RuntimeLimits
 from ferry.jobs.model import JobHandler
-from ferry.jobs.publisher import Delivery, Publisher, Verdict
+from ferry.jobs.publisher import Delivery, Outcome, Publisher, Verdict
 from ferry.jobs.runtime import JobRuntime
 from ferry.jobs.steps import RunningSteps
 from ferry.messaging import make_broker
@@ -154,7 +154,7 @@ def subscribe(broker: RabbitBroker, runtime: JobRuntime, prefetch: int, in_fligh
     """
     service = runtime.service
 
-    async def consume(queue: str, handle: Callable[[Delivery], Awaitable[Verdict]], message: Any) -> None:
+    async def consume(queue: str, handle: Callable[[Delivery], Awaitable[Outcome]], message: Any) -> None:
         raw = message.raw_message
         delivery = Delivery(
             body=message.body, routing_key=raw.routing_key or "", headers=dict(raw.headers or {}),
@@ -162,18 +162,19 @@ def subscribe(broker: RabbitBroker, runtime: JobRuntime, prefetch: int, in_fligh
         )
         with in_flight.holding():
             try:
-                verdict = await handle(delivery)
+                outcome = await handle(delivery)
             except Exception:
                 log.exception("delivery not handled; requeued", queue=queue, routing_key=delivery.routing_key)
-                verdict = Verdict.REQUEUE
-            DELIVERIES.labels(service, queue, verdict.value).inc()
+                outcome = Outcome(Verdict.REQUEUE)
+            DELIVERIES.labels(service, queue, outcome.verdict.value).inc()
             try:
-                if verdict is Verdict.ACK:
+                if outcome.verdict is Verdict.ACK:
                     await message.ack()
                 else:
                     await message.nack(requeue=True)
             except Exception as exc:  # the channel is gone: the broker redelivers the message
                 log.warning("could not settle a delivery", queue=queue, error=repr(exc))
+            await runtime.publish_committed(outcome.committed)  # after the ack: see Outcome
 
     @broker.subscriber(
         topology.command_queue(service), topology.COMMANDS, ack_policy=AckPolicy.MANUAL,

@@ -10,6 +10,7 @@ checkpoint row).
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 
 import asyncpg
 import structlog
@@ -18,6 +19,9 @@ from ferry.jobs.publisher import Publisher
 from ferry.jobs.store import JobStore, OutboxMessage
 
 log = structlog.get_logger(__name__)
+
+PUBLISH_WINDOW = 256
+"""Publishes awaiting the broker's confirmation at once in a flush."""
 
 
 class Outbox:
@@ -28,14 +32,28 @@ class Outbox:
         self.store = store
         self.publisher = publisher
 
-    async def flush(self, staged: list[OutboxMessage]) -> None:
-        """Publish committed outbox messages, then delete them (the relay covers a crash between)."""
-        if not staged:
-            return
-        for message in staged:
-            await self.publisher.publish(message)
-        async with self.pool.acquire() as conn:
-            await self.store.delete_sent(conn, [m.message_id for m in staged])
+    async def flush(self, staged: Sequence[OutboxMessage]) -> None:
+        """Publish committed outbox messages, then delete the ones sent (the relay covers a crash between).
+
+        Up to `PUBLISH_WINDOW` publishes are in flight at once, in order on the one channel, so a
+        plan's hundred child steps wait for about one confirmation, not a hundred in a row. Steps
+        go first (the work; events are ordered by their `seq` wherever they are read).
+        """
+        ordered = sorted(staged, key=lambda m: m.exchange != "")  # "" is the default exchange: work queues
+        sent: list[OutboxMessage] = []
+        failure: BaseException | None = None
+        for start in range(0, len(ordered), PUBLISH_WINDOW):
+            window = ordered[start:start + PUBLISH_WINDOW]
+            results = await asyncio.gather(*map(self.publisher.publish, window), return_exceptions=True)
+            sent += [m for m, r in zip(window, results, strict=True) if not isinstance(r, BaseException)]
+            failure = next((r for r in results if isinstance(r, BaseException)), None)
+            if failure is not None:
+                break  # the channel is likely gone: the relay publishes the rest
+        if sent:
+            async with self.pool.acquire() as conn:
+                await self.store.delete_sent(conn, [m.message_id for m in sent])
+        if failure is not None:
+            raise failure
 
     async def relay(self, *, every_s: float = 5.0, older_than_s: float = 10.0) -> None:
         """Forever: publish outbox messages a dead process left behind."""

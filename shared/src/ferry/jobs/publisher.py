@@ -7,6 +7,7 @@ services, a plain loop in tests) and publishes through one persistent, confirmed
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -22,6 +23,18 @@ class Verdict(Enum):
 
     ACK = "ack"
     REQUEUE = "requeue"  # an unexpected error: deliver again (bounded by the queue's delivery limit)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A handled delivery: how to settle it, then what its committed transaction left to publish.
+
+    `committed` is in the outbox already, so the delivery is settled first and its prefetch slot
+    is free while they go out; a crash in between leaves them to the outbox relay.
+    """
+
+    verdict: Verdict
+    committed: Sequence[OutboxMessage] = ()
 
 
 @dataclass(frozen=True)

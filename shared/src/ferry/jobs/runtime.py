@@ -3,7 +3,8 @@
 A command is recorded as a job (keyed by `job_id`, so a duplicate is dropped) with its plan
 step, and acknowledged. Each step runs in one transaction that also marks it done, applies its
 counters and stages its events and follow-up steps in the outbox (`steps.StepRunner`); the
-outbox is published once the transaction commits (and by the relay if the process died first).
+outbox is published once the transaction commits (and by the relay if the process died first);
+the delivery is acknowledged at the commit, before that publishing, so its slot is free sooner.
 A crash therefore replays only the step in flight, and nothing is counted twice.
 
 Every delivery is settled, whatever happens (docs/jobs.md, "When things go wrong"):
@@ -34,9 +35,9 @@ from ferry.jobs.infra import is_outage, outlast_outage
 from ferry.jobs.limits import RuntimeLimits
 from ferry.jobs.model import JobHandler, StepMessage
 from ferry.jobs.outbox import Outbox
-from ferry.jobs.publisher import Delivery, Publisher, Verdict
+from ferry.jobs.publisher import Delivery, Outcome, Publisher, Verdict
 from ferry.jobs.steps import RunningSteps, StepRunner, describe_invalid
-from ferry.jobs.store import JobRow, JobStore, OutboxMessage, make_events
+from ferry.jobs.store import JobStore, OutboxMessage, make_events
 
 log = structlog.get_logger(__name__)
 
@@ -69,22 +70,22 @@ class JobRuntime:
                                 running or RunningSteps())
 
     # -- commands ---------------------------------------------------------------------
-    async def on_command(self, delivery: Delivery) -> Verdict:
+    async def on_command(self, delivery: Delivery) -> Outcome:
         """Record a job (or a cancel request); invalid commands are dead-lettered with a reason."""
         try:
             return await self._command(delivery)
         except Rejected as rejected:
             await self._reject(delivery, rejected)
-            return Verdict.ACK
+            return ACKED
 
-    async def _command(self, delivery: Delivery) -> Verdict:
+    async def _command(self, delivery: Delivery) -> Outcome:
         command = delivery.routing_key.removeprefix(f"{self.service}.")
         if command == CANCEL:
             cancel = self._parse(CancelCommand, delivery.body, command)
             if not await self._outlast(delivery, "record cancel", lambda: self._request_cancel(cancel.job_id)):
-                return Verdict.ACK
+                return ACKED
             log.info("cancel requested", job_id=str(cancel.job_id), requested_by=cancel.requested_by)
-            return Verdict.ACK
+            return ACKED
         handler = self.handlers.get(command)
         if handler is None:
             known = ", ".join(sorted([*self.handlers, CANCEL]))
@@ -97,14 +98,16 @@ class JobRuntime:
                 f"FERRY_COMMAND_TTL_S={self.limits.command_ttl_s:g}s are not run",
                 envelope.job_id, command,
             )
-        recorded: list[JobRow | None] = []
+        recorded: list[list[OutboxMessage] | None] = []
 
         async def record() -> None:
             recorded.append(await self._record_job(command, envelope))
 
-        if await self._outlast(delivery, "record job", record) and recorded == [None]:
+        if not await self._outlast(delivery, "record job", record):
+            return ACKED
+        if recorded == [None]:
             log.info("duplicate command dropped", job_id=str(envelope.job_id), command=command)
-        return Verdict.ACK
+        return Outcome(Verdict.ACK, recorded[-1] or [])
 
     async def _outlast(self, delivery: Delivery, what: str, call: Any) -> bool:
         """Run `call` through a short outage; past the wait, put the command back at the end of its
@@ -127,7 +130,8 @@ class JobRuntime:
             problems = describe_invalid(exc)
             raise Rejected(f"invalid {self.service}.{command} message: {problems}", _job_id_of(body), command) from exc
 
-    async def _record_job(self, command: str, envelope: Command[Any]) -> JobRow | None:
+    async def _record_job(self, command: str, envelope: Command[Any]) -> list[OutboxMessage] | None:
+        """The job and its plan step, committed; what to publish (None: the job id is known already)."""
         options = envelope.options.model_dump(mode="json")
         async with self.pool.acquire() as conn, conn.transaction():
             job = await self.store.insert_job(
@@ -136,12 +140,12 @@ class JobRuntime:
             if job is None:
                 return None
             job = await self.store.advance(conn, envelope.job_id, events=1)
+            assert job is not None
             detail = {"options": options, "requested_by": envelope.requested_by}
             accepted = make_events(self.service, job, [(EventType.ACCEPTED, f"accepted {command}", detail)])
             staged = [*map(OutboxMessage.event, accepted), self.steps.step_message(envelope.job_id, 0)]
             await self.store.stage(conn, staged)
-        await self._flush(staged)
-        return job
+        return staged
 
     async def _request_cancel(self, job_id: UUID) -> None:
         async with self.pool.acquire() as conn:
@@ -158,12 +162,12 @@ class JobRuntime:
             await self.publisher.publish(OutboxMessage.event(event))
 
     # -- steps ------------------------------------------------------------------------
-    async def on_step(self, delivery: Delivery) -> Verdict:
+    async def on_step(self, delivery: Delivery) -> Outcome:
         try:
             message = StepMessage.model_validate_json(delivery.body)
         except ValidationError as exc:
             await self._reject(delivery, Rejected(f"invalid step message: {describe_invalid(exc)}"))
-            return Verdict.ACK
+            return ACKED
         deliveries = delivery.redelivered_count + 1
         if deliveries >= self.limits.broken_after_deliveries:
             # Delivered this often and never settled: its process died each time (out of memory?).
@@ -180,24 +184,23 @@ class JobRuntime:
             if deliveries < self.limits.unexpected_error_attempts:
                 log.exception("step raised; it will be retried", job_id=str(message.job_id), step=message.step_no)
                 await asyncio.sleep(0.5 * deliveries)
-                return Verdict.REQUEUE
+                return Outcome(Verdict.REQUEUE)
             log.exception("step raised repeatedly; counted as a failed item", job_id=str(message.job_id))
             return await self._settle_broken(
                 delivery, message, f"step {message.step_no} kept failing: {type(exc).__name__}: {exc}"
             )
-        await self._flush(staged)
-        return Verdict.ACK
+        return Outcome(Verdict.ACK, staged)
 
-    async def _park_through_outage(self, message: StepMessage, exc: BaseException) -> Verdict:
+    async def _park_through_outage(self, message: StepMessage, exc: BaseException) -> Outcome:
         """Postgres stayed away longer than the wait: park the step (growing waits), never fail it."""
         tier = topology.WAIT_TIERS_S[min(message.outages, len(topology.WAIT_TIERS_S) - 1)]
         log.warning("outage outlasted the wait; step parked", job_id=str(message.job_id), step=message.step_no,
                     wait_s=tier, error=repr(exc))
         again = message.model_copy(update={"outages": message.outages + 1})
         await self.publisher.publish(OutboxMessage.step(topology.wait_queue(self.service, tier).name, again))
-        return Verdict.ACK
+        return ACKED
 
-    async def _settle_broken(self, delivery: Delivery, message: StepMessage, reason: str) -> Verdict:
+    async def _settle_broken(self, delivery: Delivery, message: StepMessage, reason: str) -> Outcome:
         """Count the step as a failed item; if even that fails, dead-letter it (its job fails)."""
         try:
             staged = await outlast_outage(
@@ -211,21 +214,20 @@ class JobRuntime:
             await self.publisher.dead_letter(delivery, reason=f"{reason}; then {type(exc).__name__}: {exc}",
                                              service=self.service)
             await self.fail_job(message.job_id, reason)
-            return Verdict.ACK
-        await self._flush(staged)
-        return Verdict.ACK
+            return ACKED
+        return Outcome(Verdict.ACK, staged)
 
-    async def on_dead_step(self, delivery: Delivery) -> Verdict:
+    async def on_dead_step(self, delivery: Delivery) -> Outcome:
         """A step the broker dead-lettered (its delivery limit reached): fail its job with the reason."""
         if delivery.headers.get("x-ferry-reason"):
-            return Verdict.ACK  # ferry dead-lettered it itself and has already dealt with its job
+            return ACKED  # ferry dead-lettered it itself and has already dealt with its job
         try:
             message = StepMessage.model_validate_json(delivery.body)
         except ValidationError:
-            return Verdict.ACK
+            return ACKED
         reason = delivery.headers.get("x-first-death-reason") or "delivery limit"
         await self.fail_job(message.job_id, f"step {message.step_no} was dead-lettered by the broker ({reason})")
-        return Verdict.ACK
+        return ACKED
 
     async def fail_job(self, job_id: UUID, reason: str) -> None:
         """End a job as failed from outside a step (best effort: logged when impossible)."""
@@ -233,16 +235,20 @@ class JobRuntime:
             async with self.pool.acquire() as conn, conn.transaction():
                 job = await self.store.get(conn, job_id)
                 staged = [] if job is None else await self.steps.end(conn, job, JobStatus.FAILED, reason)
-            await self._flush(staged)
+            await self.publish_committed(staged)
         except Exception:
             log.exception("could not mark the job failed", job_id=str(job_id), reason=reason)
 
-    async def _flush(self, staged: list[OutboxMessage]) -> None:
-        """Publish committed messages; never raises (the relay publishes what is left)."""
+    async def publish_committed(self, staged: Sequence[OutboxMessage]) -> None:
+        """Publish committed outbox messages; never raises (the relay publishes what is left)."""
         try:
             await self.outbox.flush(staged)
         except Exception as exc:
             log.warning("outbox flush failed; the relay will publish", error=repr(exc), messages=len(staged))
+
+
+ACKED = Outcome(Verdict.ACK)
+"""Settled, nothing left to publish."""
 
 
 def _job_id_of(body: bytes) -> UUID | None:

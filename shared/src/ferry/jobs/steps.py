@@ -98,11 +98,9 @@ class StepRunner:
             return await self._run(conn, message, redelivered, broken)
 
     async def _run(self, conn: Conn, message: StepMessage, redelivered: int, broken: str) -> list[OutboxMessage]:
-        row = await self.store.lock_step(conn, message.job_id, message.step_no)
-        if row is None or row["done"]:
+        job = await self.store.lock_step(conn, message.job_id, message.step_no)
+        if job is None or job["step_done"]:
             return []  # already done (a duplicate delivery) or dropped with its job
-        job = await self.store.get(conn, message.job_id)
-        assert job is not None
         if job["state"] in FINISHED:
             await self.store.finish_step(conn, message.job_id, message.step_no)
             return []
@@ -122,7 +120,8 @@ class StepRunner:
         except ValidationError as exc:
             return await self.end(conn, job, JobStatus.FAILED, _unreadable_data(exc), own_step=message.step_no)
         try:
-            payload = PLAN if message.step_no == 0 else self._payloads[job["command"]].validate_python(row["payload"])
+            stored = job["step_payload"]
+            payload = PLAN if message.step_no == 0 else self._payloads[job["command"]].validate_python(stored)
         except ValidationError as exc:
             reason = f"step {message.step_no} has an invalid payload: {describe_invalid(exc)}"
             return await self.end(conn, job, JobStatus.FAILED, reason, own_step=message.step_no)
@@ -178,6 +177,7 @@ class StepRunner:
             try:
                 async with self.pool.acquire() as conn:
                     job = await self.store.advance(conn, step.job_id, events=1)
+                assert job is not None
                 elapsed = time.monotonic() - started
                 what = step.status or "working"
                 message = f"step {step.step_no}: {what} ({elapsed:.0f}s so far)"
@@ -192,12 +192,13 @@ class StepRunner:
         self, conn: Conn, job: JobRow, handler: JobHandler[Any, Any, Any], step: Step[Any, Any, Any],
         result: StepResult[Any, Any],
     ) -> list[OutboxMessage]:
-        current = await self.store.get(conn, job["job_id"], lock=True)
-        if current is None or current["state"] in FINISHED:
-            # The job ended while this step ran (cancelled, failed): keep what the step did (a
-            # fetched item is not fetched again by the next job) but count nothing after the end.
-            await self.store.finish_step(conn, job["job_id"], step.step_no)
-            return []
+        """Checkpoint the step and apply its result to the job.
+
+        Parallel steps of the job queue on its row from the `advance` on until they commit, so
+        everything that does not need the row is done before: the step's own row is marked done
+        (this transaction holds it already) and the events are prepared.
+        """
+        await self.store.finish_step(conn, job["job_id"], step.step_no)
         specs: list[tuple[EventType, str, dict[str, Any]]] = []
         if job["state"] == "pending":
             specs.append((EventType.STARTED, f"started {job['command']}", {}))
@@ -208,9 +209,12 @@ class StepRunner:
         updated = await self.store.advance(
             conn, job["job_id"], events=len(specs), state="running", succeeded=result.succeeded,
             failed=result.failed, skipped=result.skipped, total=result.total, add_total=result.add_total,
-            new_steps=len(children), steps_done=1, data=changed,
+            new_steps=len(children), steps_done=1, data=changed, unless_finished=True,
         )
-        await self.store.finish_step(conn, job["job_id"], step.step_no)
+        if updated is None:
+            # The job ended while this step ran (cancelled, failed): keep what the step did (a
+            # fetched item is not fetched again by the next job) but count nothing after the end.
+            return []
         first_no = updated["steps_total"] - len(children)
         numbers = await self.store.add_steps(conn, job["job_id"], step.step_no, first_no, children)
         events = make_events(self.service, updated, specs)
@@ -236,6 +240,7 @@ class StepRunner:
             return await self.end(conn, job, JobStatus.FAILED, reason, own_step=message.step_no)
         tier = topology.wait_tier(retry.seconds)
         updated = await self.store.advance(conn, job["job_id"], events=1)
+        assert updated is not None
         detail = {"waiting_s": tier, "reason": retry.reason, "attempt": message.attempt}
         specs = [(EventType.PROGRESS, f"waiting {tier}s: {retry.reason}", detail)]
         again = message.model_copy(update={"attempt": message.attempt + 1, "parked_since": since})
@@ -285,6 +290,7 @@ class StepRunner:
         done = await self.store.advance(
             conn, job["job_id"], events=len(specs) + 1, state=state.value, error=error, data=data
         )
+        assert done is not None
         final = EventType(state.value)
         specs.append((final, message or state.value, {"result": job_result(done), "error": error}))
         events = make_events(self.service, done, specs)

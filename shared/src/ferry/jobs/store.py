@@ -20,6 +20,9 @@ EVENTS_EXCHANGE = EVENTS.name
 JobRow = asyncpg.Record
 
 
+_UNLESS_FINISHED = " AND state NOT IN ('completed', 'failed', 'cancelled')"
+
+
 class JobStore:
     def __init__(self, service: str) -> None:
         self.service = service
@@ -70,13 +73,17 @@ class JobStore:
         self, conn: Conn, job_id: UUID, *, events: int, state: str | None = None,
         succeeded: int = 0, failed: int = 0, skipped: int = 0, total: int | None = None, add_total: int = 0,
         new_steps: int = 0, steps_done: int = 0, data: dict[str, Any] | None = None, error: str | None = None,
-    ) -> JobRow:
+        unless_finished: bool = False,
+    ) -> JobRow | None:
         """Apply counters and state to the job and reserve `events` sequence numbers.
 
         `started_at` is the start of the plan's transaction (when the job began, set once);
         `finished_at` the moment the job ends. The job's events carry these same times.
+        With `unless_finished`, a job that has ended is left as it is (None): the one statement
+        both waits for the job's row lock and checks the state it was released with. Without it
+        the row is always there (the caller holds it, or just made it).
         """
-        row = await conn.fetchrow(
+        return await conn.fetchrow(
             f"UPDATE {self._jobs} SET"
             " seq = seq + $2,"
             " state = coalesce($3, state),"
@@ -90,17 +97,21 @@ class JobStore:
             " started_at = CASE WHEN $3 = 'running' THEN coalesce(started_at, now()) ELSE started_at END,"
             " finished_at = CASE WHEN $3 IN ('completed', 'failed', 'cancelled') THEN clock_timestamp()"
             "                    ELSE finished_at END"
-            " WHERE job_id = $1 RETURNING *",
+            f" WHERE job_id = $1{_UNLESS_FINISHED if unless_finished else ''} RETURNING *",
             job_id, events, state, succeeded, failed, skipped, total, add_total,
             new_steps, steps_done, data or {}, error,
         )
-        assert row is not None
-        return row
 
     # -- steps --------------------------------------------------------------------------
-    async def lock_step(self, conn: Conn, job_id: UUID, step_no: int) -> asyncpg.Record | None:
+    async def lock_step(self, conn: Conn, job_id: UUID, step_no: int) -> JobRow | None:
+        """Lock the step's row; its job's row (not locked) with the step's `step_done` and `step_payload`.
+
+        One statement, as every step starts with it. None if the step is not there (dropped with its job).
+        """
         return await conn.fetchrow(
-            f"SELECT * FROM {self._steps} WHERE job_id = $1 AND step_no = $2 FOR UPDATE", job_id, step_no
+            f"SELECT j.*, s.done AS step_done, s.payload AS step_payload FROM {self._steps} s"
+            f" JOIN {self._jobs} j USING (job_id) WHERE s.job_id = $1 AND s.step_no = $2 FOR UPDATE OF s",
+            job_id, step_no,
         )
 
     async def finish_step(self, conn: Conn, job_id: UUID, step_no: int) -> None:
@@ -113,6 +124,8 @@ class JobStore:
         self, conn: Conn, job_id: UUID, parent: int, first_no: int, payloads: list[dict[str, Any]]
     ) -> list[int]:
         numbers = list(range(first_no, first_no + len(payloads)))
+        if not numbers:
+            return numbers  # a round trip saved, as most steps have no children
         await conn.executemany(
             f"INSERT INTO {self._steps} (job_id, step_no, parent, payload) VALUES ($1, $2, $3, $4)",
             [(job_id, n, parent, p) for n, p in zip(numbers, payloads, strict=True)],
