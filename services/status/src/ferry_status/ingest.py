@@ -3,8 +3,8 @@
 FastStream has no batch consumer for RabbitMQ, so this consumes with aio-pika directly: the
 broker hands over up to `prefetch` unacknowledged deliveries; one task parses them as they
 arrive, another writes what has been parsed (up to `batch` events, waiting at most `wait_ms`
-for a batch to fill) in one statement and acknowledges it with one `multiple` ack once the
-rows are committed.
+for a batch to fill, or until it is full while the queue holds undelivered events) in one
+transaction and acknowledges it with one `multiple` ack once the rows are committed.
 While Postgres is unreachable the batch is kept and the write retried; nothing is acked, so
 nothing is lost. Storage is idempotent by `event_id`, so redeliveries are harmless.
 """
@@ -109,6 +109,9 @@ class Ingester:
         await topology.declare_base(channel)
         self._channel = channel
         self._queue = await topology.declare(channel, topology.STATUS_EVENTS, topology.EVENTS)
+        # Until the depth probe first answers, the declaration's count says whether a backlog waits.
+        declared = getattr(self._queue, "declaration_result", None)
+        self._backlog = bool(declared and declared.message_count)
         self._tag = await self._queue.consume(self._on_message)
         self._tasks = [
             asyncio.create_task(self._guarded(self._collect), name="status-ingest-collect"),

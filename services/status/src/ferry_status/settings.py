@@ -24,7 +24,8 @@ class StatusSettings(FerrySettings):
     )
     status_ingest_wait_ms: float = Field(
         200.0, ge=0, le=5_000,
-        description="How long a batch may wait to fill before it is written (the most an event's row lags).",
+        description="How long a batch may wait to fill before it is written (the most an event's row lags "
+        "while ingest keeps up; behind a backlog, batches fill up to the batch size).",
     )
     status_ingest_prefetch: int = Field(
         20_000, ge=1, le=65_535,
