@@ -78,7 +78,9 @@ async def test_delay_is_honoured_across_replicas_and_batches_wait_twice_as_long(
     # shortens the gap after it, never the next grant). Without the job's bucket they come ~5 ms apart.
     assert times[-1] - times[0] >= (len(times) - 1) * delay * 0.98, gaps
     # (each replica's first call also opens its HTTP connection after its grant: the first gaps are left out)
-    assert min(a + b for a, b in itertools.pairwise(gaps[2:])) >= 2 * delay * 0.9, gaps
+    # A call that leaves late (CI seen: 83 ms, at load 7) shortens the gap after it, and so the pair of
+    # gaps starting there, by that much; the 100 ms allowed is still far from the ~10 ms of ungated calls.
+    assert min(a + b for a, b in itertools.pairwise(gaps[2:])) >= 2 * delay - 0.1, gaps
     # the first call of the second batch waits two extra slots after the first batch's last call
     last_of_first = max(i for i, c in enumerate(calls) if re.search(r"l000[0-3]/README", str(c["path"])))
     assert gaps[last_of_first] >= 3 * delay * 0.9, gaps
