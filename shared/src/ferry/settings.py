@@ -101,3 +101,15 @@ def _url_password(url: str) -> str | None:
         return urlsplit(url).password
     except ValueError:
         return None
+
+
+def valid_webhook_url(url: str) -> bool:
+    """An absolute http(s) URL with a host (checked without ever echoing it): a webhook the status
+    service may POST to, the same rule for its settings, its API and `ferry schedules add`."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return False
+    return parts.scheme in {"http", "https"} and bool(parts.hostname)

@@ -23,6 +23,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from ferry_asset_sync.urls import GITHUB_HOSTS
+
 _PRIVATE_RAW = re.compile(
     r"https://raw\.githubusercontent\.com/(?P<org>[\w.-]+)/(?P<repo>[\w.-]+)/(?P<rest>[^\s)\"'?#]+)"
     r"\?token=[\w.-]+"
@@ -54,7 +56,7 @@ def _repository(url: str) -> tuple[str, str] | None:
     """(org, repo) of a github.com or raw.githubusercontent.com URL, lower-cased (GitHub's names are
     not case-sensitive); None for any other URL."""
     parts = urlsplit(url)
-    if (parts.hostname or "").lower() not in ("github.com", "www.github.com", "raw.githubusercontent.com"):
+    if (parts.hostname or "").lower() not in (*GITHUB_HOSTS, "raw.githubusercontent.com"):
         return None
     segments = [s for s in parts.path.split("/") if s]
     return (segments[0].lower(), segments[1].lower().removesuffix(".git")) if len(segments) >= 2 else None
@@ -64,7 +66,7 @@ def _file_path(url: str) -> str | None:
     """The path in its repository of the file a blob or raw URL names; None when it names no file."""
     parts = urlsplit(url)
     segments = parts.path.split("/")  # "", org, repo, ...
-    if parts.hostname == "github.com":
+    if (parts.hostname or "").lower() in GITHUB_HOSTS:
         if len(segments) < 6 or segments[3] != "blob":  # /org/repo/blob/branch/path...
             return None
         path = "/".join(segments[5:])

@@ -10,11 +10,12 @@ import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Response, status
 from pydantic import BaseModel, ConfigDict, Field, SecretStr
 
+from ferry.settings import valid_webhook_url
 from ferry_status import scheduler, timing
 from ferry_status.api import Res, validated_command
 from ferry_status.auth import require_token
 from ferry_status.notifications import masked
-from ferry_status.settings import FinishedStatus, valid_webhook_url
+from ferry_status.settings import FinishedStatus
 
 
 class NewSchedule(BaseModel):

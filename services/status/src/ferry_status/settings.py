@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode, SettingsConfigDict
 
-from ferry.settings import FerrySettings
+from ferry.settings import FerrySettings, valid_webhook_url
 
 FinishedStatus = Literal["completed", "failed", "cancelled", "rejected"]
 
@@ -122,14 +122,3 @@ def webhook_secrets(url: str) -> list[str]:
     parts = urlsplit(url)
     hidden = [url, parts.path + (f"?{parts.query}" if parts.query else "")]
     return [s for s in hidden if len(s) >= 4]
-
-
-def valid_webhook_url(url: str) -> bool:
-    """An absolute http(s) URL with a host (checked without ever echoing it)."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return False
-    return parts.scheme in {"http", "https"} and bool(parts.hostname)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 from datetime import datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -23,7 +22,7 @@ from ferry.cli.errors import Refused, StatusApiError, StatusUnreachable
 from ferry.cli.flags import ApiJsonFlag, checked, metavar, one_of, zone
 from ferry.cli.publish import safe_url
 from ferry.contracts import FINISHED_STATUSES, Options, UnknownCommand, command_spec
-from ferry.settings import FerrySettings
+from ferry.settings import FerrySettings, valid_webhook_url
 
 OVERLAP = ("skip", "allow")
 NOTIFY_ON = (*sorted(status.value for status in FINISHED_STATUSES), "none")
@@ -47,8 +46,7 @@ def _notify_statuses(values: list[str] | None) -> list[str] | None:
 
 
 def _webhook_url(value: str) -> str:
-    parts = urlsplit(value)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if not valid_webhook_url(value):
         raise ValueError("not an absolute http(s) URL with a host")
     return value
 
