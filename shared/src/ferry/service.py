@@ -36,12 +36,12 @@ from prometheus_client import Counter
 
 from ferry import topology
 from ferry.db import Migration, create_pool, ensure_database, migrate, runtime_migrations, schema_name
+from ferry.jobs.delivery import Delivery, Outcome, Verdict
 from ferry.jobs.limits import RuntimeLimits
 from ferry.jobs.model import JobHandler
-from ferry.jobs.publisher import Delivery, Outcome, Publisher, Verdict
 from ferry.jobs.runtime import JobRuntime
 from ferry.jobs.steps import RunningSteps
-from ferry.messaging import make_broker
+from ferry.messaging import Publisher, make_broker
 from ferry.ratelimit import AmqpLimiter, Limiter
 from ferry.serve import add_probes, database_ready, serve
 from ferry.settings import FerrySettings
@@ -158,7 +158,7 @@ def subscribe(broker: RabbitBroker, runtime: JobRuntime, prefetch: int, in_fligh
         raw = message.raw_message
         delivery = Delivery(
             body=message.body, routing_key=raw.routing_key or "", headers=dict(raw.headers or {}),
-            content_type=raw.content_type,
+            content_type=raw.content_type, message_id=raw.message_id,
         )
         with in_flight.holding():
             try:
@@ -198,17 +198,6 @@ def subscribe(broker: RabbitBroker, runtime: JobRuntime, prefetch: int, in_fligh
         await consume("steps.dead", runtime.on_dead_step, message)
 
 
-async def declare_parking(broker: RabbitBroker, service: str) -> None:
-    """The base topology and the parking queues (declared, never consumed)."""
-    for queue in (topology.wait_queue(service, s) for s in topology.WAIT_TIERS_S):
-        await broker.declare_queue(queue)
-    for exchange in topology.EXCHANGES:
-        await broker.declare_exchange(exchange)
-    for base, bound_to in topology.BASE_QUEUES:  # the same list the bare-channel paths declare
-        declared = await broker.declare_queue(base)
-        await declared.bind(bound_to.name, routing_key=base.routing())
-
-
 def consumers_alive(broker: RabbitBroker) -> bool:
     """True while every subscriber holds a consumer on an open channel (lost after some restarts)."""
     for sub in broker.subscribers:
@@ -230,12 +219,13 @@ def create_app(spec: JobServiceSpec, settings: FerrySettings) -> FastAPI:
         try:
             async with spec.lifespan(context) as handlers:
                 broker = make_broker(settings, app_id=spec.service)
+                # One connection: FastStream consumes on it, the publisher (which declares the
+                # service's queues, parking ones included) has its own confirmed channel on it.
+                publisher = await Publisher.open(await broker.connect(), app_id=spec.service, services=[spec.service])
                 runtime = JobRuntime(
-                    spec.service, handlers, pool, Publisher(broker), RuntimeLimits.of(settings), context.running
+                    spec.service, handlers, pool, publisher, RuntimeLimits.of(settings), context.running
                 )
                 subscribe(broker, runtime, settings.step_concurrency, in_flight)
-                await broker.connect()
-                await declare_parking(broker, spec.service)
                 await broker.start()
                 relay = asyncio.create_task(runtime.outbox.relay())
                 state.update(pool=pool, broker=broker)

@@ -27,6 +27,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception, wait_exp
 from ferry import topology
 from ferry.contracts import JobEvent
 from ferry.jobs.infra import is_outage
+from ferry.messaging import Publisher
 from ferry_status import store
 from ferry_status.consumers import consumer_problem
 from ferry_status.metrics import Metrics
@@ -66,9 +67,11 @@ class Ingester:
     """Consumes `status.events` into the `status` schema until stopped."""
 
     def __init__(
-        self, connection: AbstractRobustConnection, pool: asyncpg.Pool, settings: StatusSettings, metrics: Metrics
+        self, connection: AbstractRobustConnection, publisher: Publisher, pool: asyncpg.Pool,
+        settings: StatusSettings, metrics: Metrics,
     ) -> None:
         self._connection = connection
+        self._publisher = publisher  # dead letters go out the way every ferry process sends them
         self._pool = pool
         self._settings = settings
         self._metrics = metrics
@@ -79,8 +82,6 @@ class Ingester:
         self._inbox: asyncio.Queue[AbstractIncomingMessage] = asyncio.Queue()
         self._channel: AbstractRobustChannel | None = None
         self._queue: aio_pika.abc.AbstractQueue | None = None
-        self._dead_channel: aio_pika.abc.AbstractChannel | None = None  # opened at the first rejection
-        self._dead_letters: aio_pika.abc.AbstractExchange | None = None
         self._depth_channel: aio_pika.abc.AbstractChannel | None = None
         self._backlog = False  # the queue holds events not yet delivered (see _watch_depth)
         self._tag: str | None = None
@@ -138,7 +139,7 @@ class Ingester:
         if write is not None:
             write.cancel()
             await asyncio.gather(write, return_exceptions=True)
-        for channel in (self._channel, self._dead_channel, self._depth_channel):
+        for channel in (self._channel, self._depth_channel):
             if channel is not None:
                 with contextlib.suppress(Exception):
                     await channel.close()
@@ -302,15 +303,11 @@ class Ingester:
             await message.ack()
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
-        if self._dead_letters is None:
-            self._dead_channel = await self._connection.channel(publisher_confirms=True)
-            self._dead_letters = await topology.declare_exchange(self._dead_channel, topology.DLX)
-        copy = aio_pika.Message(
-            message.body, headers=topology.rejected_headers(message.headers, reason=reason, service="status"),
+        copy = self._publisher.dead_letter(
+            message.routing_key or "", message.body, reason=reason, service="status", headers=message.headers,
             content_type=message.content_type, message_id=message.message_id,
-            delivery_mode=aio_pika.DeliveryMode.PERSISTENT,
         )
-        await asyncio.wait_for(self._dead_letters.publish(copy, routing_key=message.routing_key or ""), 10)
+        await asyncio.wait_for(copy, 10)
 
     async def _ack(self, messages: list[AbstractIncomingMessage]) -> None:
         """One `multiple` ack per channel the messages came on (after a reconnect a batch can

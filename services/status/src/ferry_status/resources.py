@@ -15,10 +15,11 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from ferry.contracts import services
+from ferry import topology
+from ferry.contracts import JobEvent, services
 from ferry.db import connect, create_pool, ensure_database
 from ferry.jobs.infra import is_outage
-from ferry.messaging import CommandPublisher
+from ferry.messaging import Publisher
 from ferry_status import SERVICE, retention, store
 from ferry_status.commands import CommandRecorder
 from ferry_status.errors import PublishFailed
@@ -47,25 +48,36 @@ async def _when_reachable(what: str, call: Callable[[], Awaitable[T]]) -> T:
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-class Publisher:
-    """The status service's command publisher (`ferry.messaging.CommandPublisher`, declaring every
-    known service's queues), with a time bound and the service's own error."""
+class Sender:
+    """What the status service publishes, through `ferry.messaging.Publisher` (which declares every
+    known service's queues), with a time bound and the service's own error: commands (the API,
+    the dashboard, the scheduler), operators' events (the dashboard) and dead letters (the ingester)."""
 
-    def __init__(self, commands: CommandPublisher) -> None:
-        self._commands = commands
+    def __init__(self, publisher: Publisher) -> None:
+        self.publisher = publisher
 
     @classmethod
-    async def open(cls, connection: AbstractRobustConnection) -> Publisher:
-        return cls(await CommandPublisher.open(connection, app_id=SERVICE, services=services()))
+    async def open(cls, connection: AbstractRobustConnection) -> Sender:
+        return cls(await Publisher.open(connection, app_id=SERVICE, services=services()))
 
     async def publish(self, routing_key: str, body: bytes, *, message_id: str) -> None:
+        """Publish a command (`<service>.<command>`) to `ferry.commands`."""
+        await self._bounded(routing_key, self.publisher.command(routing_key, body, message_id=message_id))
+
+    async def event(self, event: JobEvent) -> None:
+        """Publish an event to `ferry.events`, the way the job services do."""
+        body = event.model_dump_json().encode()
+        await self._bounded(event.routing_key, self.publisher.publish(
+            topology.EVENTS.name, event.routing_key, body, message_id=str(event.event_id)))
+
+    async def _bounded(self, what: str, publishing: Awaitable[None]) -> None:
         try:
-            await asyncio.wait_for(self._commands.publish(routing_key, body, message_id=message_id), PUBLISH_TIMEOUT_S)
+            await asyncio.wait_for(publishing, PUBLISH_TIMEOUT_S)
         except (aio_pika.exceptions.AMQPError, OSError, RuntimeError, TimeoutError) as exc:
-            raise PublishFailed(f"could not publish {routing_key}: {type(exc).__name__}") from exc
+            raise PublishFailed(f"could not publish {what}: {type(exc).__name__}") from exc
 
     async def close(self) -> None:
-        await self._commands.close()
+        await self.publisher.close()
 
 
 @dataclass
@@ -74,7 +86,7 @@ class Resources:
     metrics: Metrics
     pool: asyncpg.Pool
     connection: AbstractRobustConnection
-    publisher: Publisher
+    publisher: Sender
     ingester: Ingester
     recorder: CommandRecorder
     loops: list[Periodic]
@@ -102,8 +114,8 @@ class Resources:
             await pool.close()
             raise
         try:
-            publisher = await Publisher.open(connection)
-            ingester = Ingester(connection, pool, settings, metrics)
+            publisher = await Sender.open(connection)
+            ingester = Ingester(connection, publisher.publisher, pool, settings, metrics)
             await ingester.start()
             recorder = CommandRecorder(connection, pool)
             await recorder.start()

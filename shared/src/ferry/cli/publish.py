@@ -18,7 +18,7 @@ from pydantic import SecretStr
 
 from ferry.cli.errors import BrokerUnreachable, PublishFailed
 from ferry.contracts import CancelCommand, Command
-from ferry.messaging import CommandPublisher
+from ferry.messaging import Publisher
 
 CONNECT_TIMEOUT_S = 10.0
 
@@ -60,8 +60,8 @@ async def publish_async(
         raise BrokerUnreachable(f"cannot reach RabbitMQ at {safe_url(url)} (set FERRY_AMQP_URL): {reason}") from None
     try:
         async with connection:
-            publisher = await CommandPublisher.open(connection, app_id="ferry-cli", services=[service])
-            await publisher.publish(f"{service}.{command}", envelope.model_dump_json().encode(),
+            publisher = await Publisher.open(connection, app_id="ferry-cli", services=[service])
+            await publisher.command(f"{service}.{command}", envelope.model_dump_json().encode(),
                                     message_id=str(envelope.job_id))
     except DeliveryError as exc:
         raise PublishFailed(f"RabbitMQ did not accept the {service}.{command} command: {exc}") from None

@@ -15,8 +15,9 @@ from collections.abc import Sequence
 import asyncpg
 import structlog
 
-from ferry.jobs.publisher import Publisher
+from ferry.jobs.delivery import send
 from ferry.jobs.store import JobStore, OutboxMessage
+from ferry.messaging import Publisher
 
 log = structlog.get_logger(__name__)
 
@@ -44,7 +45,7 @@ class Outbox:
         failure: BaseException | None = None
         for start in range(0, len(ordered), PUBLISH_WINDOW):
             window = ordered[start:start + PUBLISH_WINDOW]
-            results = await asyncio.gather(*map(self.publisher.publish, window), return_exceptions=True)
+            results = await asyncio.gather(*(send(self.publisher, m) for m in window), return_exceptions=True)
             sent += [m for m, r in zip(window, results, strict=True) if not isinstance(r, BaseException)]
             failure = next((r for r in results if isinstance(r, BaseException)), None)
             if failure is not None:
@@ -69,7 +70,7 @@ class Outbox:
         async with self.pool.acquire() as conn, conn.transaction():
             left = await self.store.unsent(conn, older_than_s)
             for message in left:
-                await self.publisher.publish(message)
+                await send(self.publisher, message)
             await self.store.delete_sent(conn, [m.message_id for m in left])
         if left:
             log.info("outbox relay published left-over messages", count=len(left))

@@ -31,13 +31,14 @@ from pydantic import ValidationError
 
 from ferry import topology
 from ferry.contracts import CANCEL, CancelCommand, Command, EventType, JobEvent, JobStatus
+from ferry.jobs.delivery import Delivery, Outcome, Verdict, dead_letter, republish, send
 from ferry.jobs.infra import is_outage, outlast_outage
 from ferry.jobs.limits import RuntimeLimits
 from ferry.jobs.model import JobHandler, StepMessage
 from ferry.jobs.outbox import Outbox
-from ferry.jobs.publisher import Delivery, Outcome, Publisher, Verdict
 from ferry.jobs.steps import RunningSteps, StepRunner, describe_invalid
 from ferry.jobs.store import JobStore, OutboxMessage, make_events
+from ferry.messaging import Publisher
 
 log = structlog.get_logger(__name__)
 
@@ -120,7 +121,7 @@ class JobRuntime:
                 raise
             log.warning("outage outlasted the wait; command put back", what=what, error=repr(exc))
             await asyncio.sleep(1)
-            await self.publisher.republish(delivery, exchange=topology.COMMANDS.name)
+            await republish(self.publisher, delivery, exchange=topology.COMMANDS.name)
             return False
 
     def _parse(self, model: Any, body: bytes, command: str) -> Any:
@@ -153,13 +154,13 @@ class JobRuntime:
 
     async def _reject(self, delivery: Delivery, rejected: Rejected) -> None:
         log.warning("message rejected", reason=rejected.reason, routing_key=delivery.routing_key)
-        await self.publisher.dead_letter(delivery, reason=rejected.reason, service=self.service)
+        await dead_letter(self.publisher, delivery, reason=rejected.reason, service=self.service)
         if rejected.job_id is not None:
             event = JobEvent(
                 job_id=rejected.job_id, service=self.service, command=rejected.command or "?",
                 type=EventType.REJECTED, seq=0, message=rejected.reason[:2000], detail={"reason": rejected.reason},
             )
-            await self.publisher.publish(OutboxMessage.event(event))
+            await send(self.publisher, OutboxMessage.event(event))
 
     # -- steps ------------------------------------------------------------------------
     async def on_step(self, delivery: Delivery) -> Outcome:
@@ -197,7 +198,7 @@ class JobRuntime:
         log.warning("outage outlasted the wait; step parked", job_id=str(message.job_id), step=message.step_no,
                     wait_s=tier, error=repr(exc))
         again = message.model_copy(update={"outages": message.outages + 1})
-        await self.publisher.publish(OutboxMessage.step(topology.wait_queue(self.service, tier).name, again))
+        await send(self.publisher, OutboxMessage.step(topology.wait_queue(self.service, tier).name, again))
         return ACKED
 
     async def _settle_broken(self, delivery: Delivery, message: StepMessage, reason: str) -> Outcome:
@@ -211,8 +212,8 @@ class JobRuntime:
             if is_outage(exc):
                 return await self._park_through_outage(message, exc)
             log.exception("broken step could not be counted; dead-lettered", job_id=str(message.job_id))
-            await self.publisher.dead_letter(delivery, reason=f"{reason}; then {type(exc).__name__}: {exc}",
-                                             service=self.service)
+            await dead_letter(self.publisher, delivery, reason=f"{reason}; then {type(exc).__name__}: {exc}",
+                              service=self.service)
             await self.fail_job(message.job_id, reason)
             return ACKED
         return Outcome(Verdict.ACK, staged)

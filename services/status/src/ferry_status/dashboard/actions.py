@@ -3,16 +3,13 @@ failed, clear an error. Each is CSRF-checked and recorded with the user who did 
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import replace
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-import aio_pika
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from ferry import topology
 from ferry.contracts import CANCEL, CancelCommand, EventType, JobEvent, JobStatus
 from ferry.contracts.registry import UnknownCommand, command_spec
 from ferry_status import store
@@ -27,7 +24,6 @@ from ferry_status.models import StartJob
 from ferry_status.resources import Resources
 
 router = APIRouter(include_in_schema=False, dependencies=[Csrf])
-_events_lock = asyncio.Lock()
 
 
 def _res(request: Request) -> Resources:
@@ -108,15 +104,8 @@ async def rerun(request: Request, user: Staff, job_id: UUID) -> RedirectResponse
 
 
 async def _publish_event(request: Request, event: JobEvent) -> None:
-    """Publish an operator's event to `ferry.events` (persistent, confirmed), the way services do."""
-    state = request.app.state
-    async with _events_lock:
-        if getattr(state, "dashboard_events", None) is None:
-            channel = await _res(request).connection.channel(publisher_confirms=True)
-            state.dashboard_events = await topology.declare_exchange(channel, topology.EVENTS)
-    message = aio_pika.Message(event.model_dump_json().encode(), content_type="application/json",
-                               delivery_mode=aio_pika.DeliveryMode.PERSISTENT, message_id=str(event.event_id))
-    await state.dashboard_events.publish(message, routing_key=event.routing_key)
+    """Publish an operator's event to `ferry.events`, the way services do."""
+    await _res(request).publisher.event(event)
 
 
 @router.post("/ui/jobs/{job_id}/mark")

@@ -116,7 +116,7 @@ async def _with_dead_letters(res: Resources, act: dict[str, str] | None = None) 
             if act is not None and not found and _key(message) == act["key"]:
                 found = True
                 if act["do"] == "republish":
-                    await _republish(channel, message)
+                    await _republish(res, message)
                 await message.ack()
                 continue
             held.append(message)
@@ -128,15 +128,14 @@ async def _with_dead_letters(res: Resources, act: dict[str, str] | None = None) 
     return seen, found
 
 
-async def _republish(channel: aio_pika.abc.AbstractChannel, message: AbstractIncomingMessage) -> None:
+async def _republish(res: Resources, message: AbstractIncomingMessage) -> None:
+    """Send a dead letter back where it died: its first death's exchange and routing key."""
     death = _death(message)
-    exchange_name = str(death.get("exchange", topology.COMMANDS.name))
+    exchange = str(death.get("exchange", topology.COMMANDS.name))
     keys = death.get("routing-keys") or [message.routing_key or ""]
     headers = {k: v for k, v in message.headers.items() if not str(k).startswith("x-")}
-    copy = aio_pika.Message(message.body, headers=headers, content_type=message.content_type,
-                            message_id=message.message_id, delivery_mode=aio_pika.DeliveryMode.PERSISTENT)
-    exchange = channel.default_exchange if exchange_name == "" else await channel.get_exchange(exchange_name)
-    await exchange.publish(copy, routing_key=str(keys[0]))
+    await res.publisher.publisher.publish(exchange, str(keys[0]), message.body, headers=headers,
+                                          content_type=message.content_type, message_id=message.message_id)
 
 
 @router.get("/ui/queues", response_class=HTMLResponse)
