@@ -41,7 +41,7 @@ async def _drain(amqp_url: str, service: str) -> list[Got]:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
         channel = await connection.channel()
-        await topology.declare_service(channel, service)
+        await topology.declare_services(channel, service)
         queue = await topology.declare(channel, topology.command_queue(service), topology.COMMANDS)
         got: list[Got] = []
         while (message := await queue.get(no_ack=True, fail=False)) is not None:
@@ -60,7 +60,7 @@ async def _drain(amqp_url: str, service: str) -> list[Got]:
 async def _declare(amqp_url: str, service: str) -> None:
     connection = await aio_pika.connect(amqp_url)
     async with connection:
-        await topology.declare_service(await connection.channel(), service)
+        await topology.declare_services(await connection.channel(), service)
 
 
 def published(infra: Infra, service: str = SERVICE) -> list[Got]:

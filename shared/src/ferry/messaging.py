@@ -53,9 +53,7 @@ class Publisher:
     @classmethod
     async def open(cls, connection: AbstractConnection, *, app_id: str, services: Iterable[str] = ()) -> Publisher:
         channel = await connection.channel(publisher_confirms=True, on_return_raises=True)
-        await topology.declare_base(channel)
-        for service in services:
-            await topology.declare_service(channel, service)
+        await topology.declare_services(channel, *services)
         exchanges = {e.name: await topology.declare_exchange(channel, e) for e in topology.EXCHANGES}
         exchanges[""] = channel.default_exchange  # "" routes to the queue the key names (work queues)
         return cls(channel, exchanges, app_id)

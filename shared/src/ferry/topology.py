@@ -12,8 +12,11 @@ steps its jobs are cut into. Both dead-letter to `ferry.dlx` after `DELIVERY_LIM
 deliveries; `ferry.dead-letters` keeps every dead letter for operators. Steps that must
 wait (a rate-limit pause) park in `<service>.steps.wait-<N>s`, whose TTL sends them back.
 
-The FastStream objects below are the single source; `declare()` declares the same objects
-through a bare aio-pika channel for the paths that do not use FastStream (CLI, hot paths).
+The rate limiter has one queue of its own, `ferry.ratelimit` (`RATELIMIT`).
+
+The FastStream objects below are the single source: FastStream declares them for the queues the
+services consume, and `declare()` declares the same objects through a bare aio-pika channel for
+everything else (`ferry.messaging.Publisher`, the status service, the rate limiter and its clients).
 """
 
 from __future__ import annotations
@@ -160,6 +163,13 @@ records each as a pending job. Declared by every publisher, like `status.events`
 the service's own copy is the one that matters; this one only feeds the status view."""
 
 
+RATELIMIT = RabbitQueue("ferry.ratelimit", durable=True, arguments={"x-single-active-consumer": True})
+"""The rate limiter's requests and upstream feedback (docs/messages.md). Classic, not quorum:
+acquire requests are transient. With a single active consumer, the one limiter replica that owns
+the buckets gets every message; the others stand by. Declared by the limiter and its clients, so
+feedback published before the limiter ever ran is kept."""
+
+
 EXCHANGES = (COMMANDS, EVENTS, DLX)
 """Every ferry exchange."""
 
@@ -181,8 +191,10 @@ async def declare_base(channel: aio_pika.abc.AbstractChannel) -> None:
         await declare(channel, queue, bound_to)
 
 
-async def declare_service(channel: aio_pika.abc.AbstractChannel, service: str) -> None:
-    """A service's queues, so that commands published before it starts wait for it."""
+async def declare_services(channel: aio_pika.abc.AbstractChannel, *services: str) -> None:
+    """The base topology and the queues of `services`, so that commands published before a service
+    starts wait for it."""
     await declare_base(channel)
-    for queue, exchange in service_queues(service):
-        await declare(channel, queue, exchange)
+    for service in services:
+        for queue, exchange in service_queues(service):
+            await declare(channel, queue, exchange)

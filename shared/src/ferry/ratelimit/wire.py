@@ -6,23 +6,22 @@ One classic durable queue, `ferry.ratelimit`, takes both kinds of message (told 
 `x-single-active-consumer` means the one replica that owns the buckets gets both; the others wait
 as standbys and the broker hands the queue to one of them when the active one goes away.
 
-Clients and the service both declare it (same arguments), so feedback published before the
-limiter ever ran is kept.
+Clients and the service both declare it (`ferry.topology.RATELIMIT`), so feedback published
+before the limiter ever ran is kept.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 import aio_pika.abc
 
-QUEUE = "ferry.ratelimit"
+from ferry import topology
+
+QUEUE = topology.RATELIMIT.name
 ACQUIRE = "ferry.ratelimit.acquire"
 FEEDBACK = "ferry.ratelimit.feedback"
 DIRECT_REPLY_TO = "amq.rabbitmq.reply-to"
-QUEUE_ARGUMENTS: dict[str, Any] = {"x-single-active-consumer": True}
 
 
 async def declare_queue(channel: aio_pika.abc.AbstractChannel) -> aio_pika.abc.AbstractQueue:
-    """Declare the limiter's queue (idempotent; the same arguments everywhere)."""
-    return await channel.declare_queue(QUEUE, durable=True, arguments=dict(QUEUE_ARGUMENTS))
+    """Declare the limiter's queue, as `ferry.topology` defines it (idempotent)."""
+    return await topology.declare(channel, topology.RATELIMIT)
