@@ -21,7 +21,8 @@ class RateLimiterSettings(RateLimitSettings):
         30.0, ge=3, le=600,
         description=(
             "A standby takes over from an owner that vanished (killed, paused, cut off) within this bound: "
-            "the owner lease expires after half of it, the broker drops a silent replica after a third."
+            "the owner lease expires after half of it, and the AMQP heartbeat timeout is a quarter of it "
+            "(RabbitMQ drops a silent connection two to three heartbeat timeouts after its last frame)."
         ),
     )
     rate_limiter_prune_s: float = Field(
@@ -35,5 +36,11 @@ class RateLimiterSettings(RateLimitSettings):
 
     @property
     def amqp_heartbeat_s(self) -> int:
-        """AMQP heartbeat timeout: how soon the broker gives the queue to a standby when the owner is silent."""
-        return max(1, int(self.rate_limiter_takeover_s / 3))
+        """AMQP heartbeat timeout: how soon the broker gives the queue to a standby when the owner is silent.
+
+        RabbitMQ checks for incoming frames once a timeout and closes the connection after two empty
+        checks, i.e. 2-3 timeouts after the last frame, depending on where in its check period the owner
+        went silent. A third of the bound (the old value) reached it in the worst case (30.7 s of 30 s seen
+        with SIGSTOP); a quarter leaves a quarter of it for the standby to take the lease and load.
+        """
+        return max(1, int(self.rate_limiter_takeover_s / 4))
