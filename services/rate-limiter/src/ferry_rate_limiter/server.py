@@ -36,8 +36,8 @@ from aiormq import spec
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
 
-from ferry import topology
 from ferry.contracts.ratelimit import AcquireReply, AcquireRequest, UpstreamFeedback
+from ferry.messaging import Publisher
 from ferry.ratelimit import wire
 from ferry.ratelimit.core import TokenBuckets
 from ferry_rate_limiter import store
@@ -76,6 +76,7 @@ class LimiterServer:
         self._background: set[asyncio.Future[None]] = set()
         self._connection: aio_pika.abc.AbstractRobustConnection | None = None
         self._channel: aio_pika.abc.AbstractRobustChannel | None = None
+        self._publisher: Publisher | None = None  # dead letters of invalid messages
         self._consumer_channel: aiormq.abc.AbstractChannel | None = None
         self._consumer_tag: str | None = None
         self._acks = AckBatcher()
@@ -96,7 +97,9 @@ class LimiterServer:
         self._channel = channel
         await channel.set_qos(prefetch_count=self.settings.rate_limiter_prefetch)
         await wire.declare_queue(channel)
-        await topology.declare_base(channel)  # where invalid requests go, with their reason
+        # Invalid messages go to `ferry.dlx` with their reason, through the publisher every ferry
+        # process uses (opening it declares the base topology).
+        self._publisher = await Publisher.open(self._connection, app_id="rate-limiter")
         # Lost the broker: another replica may become active, so give up ownership (after saving).
         self._connection.close_callbacks.add(self._on_lost)
         channel.reopen_callbacks.add(self._on_reopen)
@@ -135,6 +138,8 @@ class LimiterServer:
         await self._release()
         with contextlib.suppress(Exception):
             await self._acks.flush()
+        if self._publisher is not None:
+            await self._publisher.close()
         if self._connection is not None:
             await self._connection.close()
 
@@ -180,7 +185,7 @@ class LimiterServer:
         except ValidationError as exc:
             log.warning("invalid acquire request dead-lettered", error=str(exc)[:500])
             ACQUIRES.labels("invalid").inc()
-            await self._dead_letter(message, f"not an acquire request: {exc.errors()[0]['msg']}")
+            await self._dead_letter(message.body, f"not an acquire request: {exc.errors()[0]['msg']}")
             return
         grant = self.buckets.acquire(request.key, request.tokens, rate=request.rate, burst=request.burst)
         reply_to = message.header.properties.reply_to
@@ -200,18 +205,15 @@ class LimiterServer:
         ANSWERED["paused" if grant.paused_until else "wait" if grant.wait_s > 0 else "now"].inc()
         WAITS.observe(grant.wait_s)
 
-    async def _dead_letter(self, message: aiormq.abc.DeliveredMessage, reason: str) -> None:
-        await self._dead_letter_raw(message.channel, message.body, reason)
-
-    async def _dead_letter_raw(self, channel: aiormq.abc.AbstractChannel, body: bytes, reason: str) -> None:
+    async def _dead_letter(self, body: bytes, reason: str) -> None:
         """A copy in `ferry.dlx` with the reason; the original is settled as usual. Best effort: an
-        unanswered acquire costs nothing (its client asks again), and this is why it was refused."""
-        properties = spec.Basic.Properties(
-            headers=topology.rejected_headers(None, reason=reason, service="rate-limiter"), delivery_mode=2
-        )
-        with contextlib.suppress(Exception):
-            await channel.basic_publish(body, exchange=topology.DLX.name, routing_key=wire.QUEUE,
-                                        properties=properties)
+        unanswered acquire costs nothing (its client asks again), and the caller logged why."""
+        if self._publisher is None:
+            return
+        try:
+            await self._publisher.dead_letter(wire.QUEUE, body, reason=reason, service="rate-limiter")
+        except Exception as exc:  # best effort, see above
+            log.warning("dead letter not published", reason=reason, error=repr(exc))
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.ensure_future(work)
@@ -226,7 +228,7 @@ class LimiterServer:
         except ValidationError as exc:
             log.warning("invalid feedback dead-lettered", error=str(exc)[:500])
             FEEDBACK.labels("invalid").inc()
-            self._spawn(self._dead_letter_raw(channel, body, f"not upstream feedback: {exc.errors()[0]['msg']}"))
+            self._spawn(self._dead_letter(body, f"not upstream feedback: {exc.errors()[0]['msg']}"))
             return
         paused = self.buckets.feedback(feedback)
         if paused:
