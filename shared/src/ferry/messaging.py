@@ -20,6 +20,7 @@ from aio_pika.abc import AbstractChannel, AbstractConnection, AbstractExchange
 from faststream.rabbit import Channel, RabbitBroker
 
 from ferry import topology
+from ferry.contracts import JobEvent
 from ferry.settings import FerrySettings
 
 JSON = "application/json"
@@ -72,6 +73,21 @@ class Publisher:
     async def command(self, routing_key: str, body: bytes, *, message_id: str) -> None:
         """Publish one command (`<service>.<command>`) to `ferry.commands`."""
         await self.publish(topology.COMMANDS.name, routing_key, body, message_id=message_id)
+
+    async def event(self, event: JobEvent) -> None:
+        """Publish one job event (`<service>.job.<type>`) to `ferry.events`; its id is the message id."""
+        await self.publish(topology.EVENTS.name, event.routing_key, event.model_dump_json().encode(),
+                           message_id=str(event.event_id))
+
+    async def republish(
+        self, exchange: str, routing_key: str, body: bytes, *, headers: Mapping[str, Any],
+        content_type: str | None, message_id: str | None,
+    ) -> None:
+        """Publish a received message again as a new one: the broker's and ferry's `x-` headers (delivery
+        count, deaths, rejection reason) are dropped, so its delivery count starts over."""
+        fresh = {k: v for k, v in headers.items() if not str(k).startswith("x-")}
+        await self.publish(exchange, routing_key, body, headers=fresh, content_type=content_type,
+                           message_id=message_id)
 
     async def dead_letter(
         self, routing_key: str, body: bytes, *, reason: str, service: str, headers: Mapping[str, Any] | None = None,

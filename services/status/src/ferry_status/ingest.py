@@ -303,11 +303,11 @@ class Ingester:
             await message.ack()
 
     async def _dead_letter(self, message: AbstractIncomingMessage, reason: str) -> None:
-        copy = self._publisher.dead_letter(
+        dead_letter = self._publisher.dead_letter(
             message.routing_key or "", message.body, reason=reason, service="status", headers=message.headers,
             content_type=message.content_type, message_id=message.message_id,
         )
-        await asyncio.wait_for(copy, 10)
+        await asyncio.wait_for(dead_letter, 10)
 
     async def _ack(self, messages: list[AbstractIncomingMessage]) -> None:
         """One `multiple` ack per channel the messages came on (after a reconnect a batch can

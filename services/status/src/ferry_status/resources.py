@@ -15,7 +15,6 @@ import structlog
 from aio_pika.abc import AbstractRobustConnection
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential_jitter
 
-from ferry import topology
 from ferry.contracts import JobEvent, services
 from ferry.db import connect, create_pool, ensure_database
 from ferry.jobs.infra import is_outage
@@ -66,9 +65,7 @@ class Sender:
 
     async def event(self, event: JobEvent) -> None:
         """Publish an event to `ferry.events`, the way the job services do."""
-        body = event.model_dump_json().encode()
-        await self._bounded(event.routing_key, self.publisher.publish(
-            topology.EVENTS.name, event.routing_key, body, message_id=str(event.event_id)))
+        await self._bounded(event.routing_key, self.publisher.event(event))
 
     async def _bounded(self, what: str, publishing: Awaitable[None]) -> None:
         try:

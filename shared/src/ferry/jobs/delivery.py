@@ -64,9 +64,8 @@ async def send(publisher: Publisher, message: OutboxMessage) -> None:
 
 async def republish(publisher: Publisher, delivery: Delivery, *, exchange: str) -> None:
     """Publish a received message again, as a new message (its delivery count starts over)."""
-    headers = {k: v for k, v in delivery.headers.items() if not k.startswith("x-")}
-    await publisher.publish(
-        exchange, delivery.routing_key, delivery.body, headers=headers, message_id=delivery.message_id,
+    await publisher.republish(
+        exchange, delivery.routing_key, delivery.body, headers=delivery.headers, message_id=delivery.message_id,
         content_type=delivery.content_type or "application/json",
     )
 

@@ -160,7 +160,7 @@ class JobRuntime:
                 job_id=rejected.job_id, service=self.service, command=rejected.command or "?",
                 type=EventType.REJECTED, seq=0, message=rejected.reason[:2000], detail={"reason": rejected.reason},
             )
-            await send(self.publisher, OutboxMessage.event(event))
+            await self.publisher.event(event)
 
     # -- steps ------------------------------------------------------------------------
     async def on_step(self, delivery: Delivery) -> Outcome:

@@ -24,7 +24,6 @@ from pydantic import TypeAdapter, ValidationError
 from ferry import topology
 from ferry.contracts import EventType, JobStatus
 from ferry.db import Conn
-from ferry.jobs.delivery import send
 from ferry.jobs.errors import ItemFailed, JobFailed, RetryLater
 from ferry.jobs.infra import is_outage
 from ferry.jobs.limits import RuntimeLimits
@@ -183,7 +182,7 @@ class StepRunner:
                 what = step.status or "working"
                 message = f"step {step.step_no}: {what} ({elapsed:.0f}s so far)"
                 events = make_events(self.service, job, [(EventType.PROGRESS, message, {"heartbeat": True})])
-                await send(self.publisher, OutboxMessage.event(events[0]))
+                await self.publisher.event(events[0])
             except Exception as exc:  # the step goes on; the next beat tries again
                 HEARTBEAT_FAILURES.labels(self.service).inc()
                 log.warning("heartbeat not recorded", job_id=str(step.job_id), step=step.step_no, error=repr(exc))

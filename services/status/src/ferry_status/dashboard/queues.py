@@ -133,9 +133,8 @@ async def _republish(res: Resources, message: AbstractIncomingMessage) -> None:
     death = _death(message)
     exchange = str(death.get("exchange", topology.COMMANDS.name))
     keys = death.get("routing-keys") or [message.routing_key or ""]
-    headers = {k: v for k, v in message.headers.items() if not str(k).startswith("x-")}
-    await res.publisher.publisher.publish(exchange, str(keys[0]), message.body, headers=headers,
-                                          content_type=message.content_type, message_id=message.message_id)
+    await res.publisher.publisher.republish(exchange, str(keys[0]), message.body, headers=message.headers,
+                                            content_type=message.content_type, message_id=message.message_id)
 
 
 @router.get("/ui/queues", response_class=HTMLResponse)
